@@ -1,0 +1,10 @@
+from .hrm import (
+    ACTConfig,
+    HiddenStates,
+    HRMACTInner,
+    HRMACTModelConfig,
+    HRMACTOutput,
+    TransformerConfig,
+)
+
+__all__ = ["ACTConfig", "HiddenStates", "HRMACTInner", "HRMACTModelConfig", "HRMACTOutput", "TransformerConfig"]

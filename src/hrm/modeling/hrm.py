@@ -1,0 +1,165 @@
+"""HRM-ACT inner model: two recurrent transformer reasoners with a 1-step gradient and a Q-learning halt head."""
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .attention import Attention
+from .embedding import Embedding
+from .init_utils import trunc_normal_init
+from .linear import Linear
+from .rmsnorm import rms_norm
+from .rotary import RotaryPositionEmbedding
+from .swiglu import SwiGLU
+
+
+@dataclass
+class TransformerConfig:
+    num_layers: int = 4
+    hidden_size: int = 256
+    num_heads: int = 4
+    expansion: float = 4.0
+    norm_epsilon: float = 1e-5
+    rope_theta: float = 10000.0
+
+
+@dataclass
+class ACTConfig:
+    halt_max_steps: int = 16
+    halt_exploration_probability: float = 0.1
+
+
+@dataclass
+class HRMACTModelConfig:
+    """The original's defaults. Plain data: `to_dict`/`from_dict` carry it through checkpoint metadata."""
+
+    seq_len: int = 81
+    vocab_size: int = 10
+    high_level_cycles: int = 2
+    low_level_cycles: int = 2
+    transformers: TransformerConfig = field(default_factory=TransformerConfig)
+    act: ACTConfig = field(default_factory=ACTConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "HRMACTModelConfig":
+        data = dict(data)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model config fields: {sorted(unknown)}")
+        transformers = TransformerConfig(**data.pop("transformers", {}))
+        act = ACTConfig(**data.pop("act", {}))
+        return cls(transformers=transformers, act=act, **data)
+
+
+@dataclass
+class HiddenStates:
+    high_level: torch.Tensor
+    low_level: torch.Tensor
+
+
+@dataclass
+class HRMACTOutput:
+    hidden_states: HiddenStates  # detached
+    output: torch.Tensor  # [B, 81, vocab] logits
+    q_act_halt: torch.Tensor  # [B]
+    q_act_continue: torch.Tensor  # [B]
+
+
+class HRMACTBlock(nn.Module):
+    """Post-norm transformer block."""
+
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        self.norm_epsilon = config.norm_epsilon
+        self.self_attn = Attention(
+            config.hidden_size, head_dim=config.hidden_size // config.num_heads, num_heads=config.num_heads
+        )
+        self.mlp = SwiGLU(config.hidden_size, config.expansion)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        x = rms_norm(x + self.self_attn(x, cos, sin), self.norm_epsilon)
+        return rms_norm(x + self.mlp(x), self.norm_epsilon)
+
+
+class HRMACTReasoner(nn.Module):
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        self.blocks = nn.ModuleList(HRMACTBlock(config) for _ in range(config.num_layers))
+
+    def forward(self, hidden_state, input_injection, cos, sin):
+        x = hidden_state + input_injection
+        for block in self.blocks:
+            x = block(x, cos, sin)
+        return x
+
+
+class InitialHiddenStates(nn.Module):
+    """Frozen starting points of both reasoners: saved in checkpoints, never trained."""
+
+    def __init__(self, hidden_size: int):
+        super().__init__()
+        self.high_level = nn.Parameter(trunc_normal_init((hidden_size,), std=1.0), requires_grad=False)
+        self.low_level = nn.Parameter(trunc_normal_init((hidden_size,), std=1.0), requires_grad=False)
+
+
+class HRMACTInner(nn.Module):
+    def __init__(self, config: HRMACTModelConfig):
+        super().__init__()
+        self.config = config
+        hidden = config.transformers.hidden_size
+        head_dim = hidden // config.transformers.num_heads
+        self.cls_token = nn.Parameter(trunc_normal_init((hidden,), std=hidden**-0.5))
+        self.input_embedding = Embedding(config.vocab_size, hidden, init_std=hidden**-0.5)
+        self.output_head = Linear(hidden, config.vocab_size)
+        # The original creates the Q head in bfloat16: zero weights and a -5 bias, so halting starts "off".
+        self.q_act_head = Linear(hidden, 2, bias=True)
+        with torch.no_grad():
+            self.q_act_head.weight.zero_()
+            self.q_act_head.bias.fill_(-5.0)
+        self.q_act_head.to(torch.bfloat16)
+        self.rotary_emb = RotaryPositionEmbedding(head_dim, config.seq_len + 1, config.transformers.rope_theta)
+        self.high_level_reasoner = HRMACTReasoner(config.transformers)
+        self.low_level_reasoner = HRMACTReasoner(config.transformers)
+        self.initial_hidden_states_params = InitialHiddenStates(hidden)
+
+    @property
+    def initial_hidden_states(self) -> HiddenStates:
+        params = self.initial_hidden_states_params
+        return HiddenStates(high_level=params.high_level, low_level=params.low_level)
+
+    def forward(self, hidden_states: HiddenStates, inputs: torch.Tensor) -> HRMACTOutput:
+        config = self.config
+        hidden = config.transformers.hidden_size
+        cos, sin = self.rotary_emb.cos, self.rotary_emb.sin
+
+        # CLS token at position 0, then the 81 cells; scaled by √H.
+        cls = self.cls_token.expand(inputs.shape[0], 1, hidden)
+        x = torch.cat([cls, self.input_embedding(inputs)], dim=1) * math.sqrt(hidden)  # [B, 82, H]
+
+        z_high, z_low = hidden_states.high_level, hidden_states.low_level
+        with torch.no_grad():
+            for cycle in range(1, config.high_level_cycles * config.low_level_cycles):
+                z_low = self.low_level_reasoner(z_low, z_high + x, cos, sin)
+                if cycle % config.low_level_cycles == 0:
+                    z_high = self.high_level_reasoner(z_high, z_low, cos, sin)
+
+        # 1-step gradient: only the last low- and high-level updates carry gradient.
+        z_low, z_high = z_low.detach(), z_high.detach()
+        z_low = self.low_level_reasoner(z_low, z_high + x, cos, sin)
+        z_high = self.high_level_reasoner(z_high, z_low, cos, sin)
+
+        output = self.output_head(z_high[:, 1:])  # [B, 81, vocab]
+        q = self.q_act_head(z_high[:, 0]).float()  # [B, 2]
+        return HRMACTOutput(
+            hidden_states=HiddenStates(high_level=z_high.detach(), low_level=z_low.detach()),
+            output=output,
+            q_act_halt=q[:, 0],
+            q_act_continue=q[:, 1],
+        )

@@ -1,0 +1,113 @@
+"""Rotary tables against a step-by-step bf16 recomputation, and the rotation against complex numbers."""
+
+import numpy as np
+import pytest
+import torch
+
+from src.hrm.modeling.rotary import RotaryPositionEmbedding, apply_rotary_pos_emb, rotate_half
+
+
+def round_to_bf16(values) -> np.ndarray:
+    """Round float32 values to the nearest bfloat16 (ties to even), returned as float32."""
+    bits = np.asarray(values, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16
+    return rounded.astype(np.uint32).view(np.float32)
+
+
+def f32(values) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64).astype(np.float32)
+
+
+def bf16_tables(dim: int, length: int, base: float) -> tuple[np.ndarray, np.ndarray]:
+    """The original's table construction with every intermediate rounded to bf16 (each op in float32)."""
+    base_b = round_to_bf16(f32(base))
+    exponents = round_to_bf16(round_to_bf16(np.arange(0, dim, 2, dtype=np.float32)) / np.float32(dim))
+    powers = round_to_bf16(f32(np.power(base_b.astype(np.float64), exponents.astype(np.float64))))
+    inv_freq = round_to_bf16(np.float32(1.0) / powers)
+    positions = round_to_bf16(np.arange(length, dtype=np.float32))
+    freqs = round_to_bf16(np.outer(positions, inv_freq))  # products of two bf16 values are exact in float32
+    emb = np.concatenate([freqs, freqs], axis=-1)
+    return round_to_bf16(f32(np.cos(emb.astype(np.float64)))), round_to_bf16(f32(np.sin(emb.astype(np.float64))))
+
+
+def test_bf16_rounding_helper_matches_torch():
+    values = np.random.default_rng(0).standard_normal(10_000).astype(np.float32) * 100
+    expected = torch.from_numpy(values).bfloat16().float().numpy()
+    assert np.array_equal(round_to_bf16(values), expected)
+    assert round_to_bf16(f32(10000.0))[()] == 9984.0  # the base the original actually uses
+
+
+@pytest.mark.parametrize("dim, length", [(64, 82), (16, 82), (32, 10)])
+def test_tables_equal_step_by_step_bf16_computation(dim, length):
+    rope = RotaryPositionEmbedding(dim, length, 10000.0)
+    assert rope.cos.dtype == torch.bfloat16 and rope.sin.dtype == torch.bfloat16
+    assert rope.cos.shape == (length, 1, dim) and rope.sin.shape == (length, 1, dim)
+    cos, sin = bf16_tables(dim, length, 10000.0)
+    assert np.array_equal(rope.cos[:, 0, :].float().numpy(), cos)
+    assert np.array_equal(rope.sin[:, 0, :].float().numpy(), sin)
+
+
+def test_tables_are_not_rounded_float_tables():
+    # bf16 arithmetic (base 9984, rounded exponents and angles) moves many entries: the original's
+    # tables are not cos/sin computed precisely and then rounded.
+    dim, length = 64, 82
+    rope = RotaryPositionEmbedding(dim, length, 10000.0)
+    inv_freq = 1.0 / 10000.0 ** (np.arange(0, dim, 2) / dim)
+    angles = np.outer(np.arange(length), inv_freq)
+    angles = np.concatenate([angles, angles], axis=-1)
+    precise_cos = round_to_bf16(f32(np.cos(angles)))
+    precise_sin = round_to_bf16(f32(np.sin(angles)))
+    differing = (rope.cos[:, 0, :].float().numpy() != precise_cos).sum()
+    differing += (rope.sin[:, 0, :].float().numpy() != precise_sin).sum()
+    assert differing > 100
+    # Position 0 is still the identity rotation.
+    assert torch.equal(rope.cos[0].float(), torch.ones(1, dim))
+    assert torch.equal(rope.sin[0].float(), torch.zeros(1, dim))
+
+
+def test_tables_are_buffers_not_trainable_parameters():
+    rope = RotaryPositionEmbedding(16, 82, 10000.0)
+    assert list(rope.parameters()) == []
+    assert set(rope.state_dict()) == {"cos", "sin"}  # saved with the model, as in the original
+
+
+def test_rotate_half():
+    x = torch.arange(8.0).reshape(1, 8)
+    assert rotate_half(x).tolist() == [[-4.0, -5.0, -6.0, -7.0, 0.0, 1.0, 2.0, 3.0]]
+
+
+def rotate_pairs_as_complex(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
+    """Rotate each pair (i, i + hd/2) as the complex number x_i + j·x_{i+hd/2} times (cos + j·sin)."""
+    half = x.shape[-1] // 2
+    out = np.empty_like(x)
+    for t in range(x.shape[1]):
+        for i in range(half):
+            rotation = complex(cos[t, i], sin[t, i])
+            assert cos[t, i] == cos[t, i + half] and sin[t, i] == sin[t, i + half]
+            z = (x[:, t, :, i] + 1j * x[:, t, :, i + half]) * rotation
+            out[:, t, :, i] = z.real
+            out[:, t, :, i + half] = z.imag
+    return out
+
+
+def test_apply_equals_complex_rotation_of_half_split_pairs():
+    torch.manual_seed(0)
+    dim, length, heads = 16, 82, 3
+    rope = RotaryPositionEmbedding(dim, length, 10000.0)
+    x = torch.randn(2, length, heads, dim, dtype=torch.float64)
+    cos, sin = rope.cos.double(), rope.sin.double()
+    expected = rotate_pairs_as_complex(x.numpy(), cos[:, 0].numpy(), sin[:, 0].numpy())
+    np.testing.assert_allclose(apply_rotary_pos_emb(x, cos, sin).numpy(), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(rope(x).numpy(), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_float32_input_with_bf16_tables_computes_in_float32():
+    # As in MLX, fp32·bf16 promotes to fp32: the tables' exact bf16 values are used at full precision.
+    torch.manual_seed(1)
+    dim, length = 16, 82
+    rope = RotaryPositionEmbedding(dim, length, 10000.0)
+    x = torch.randn(2, length, 2, dim)
+    out = apply_rotary_pos_emb(x, rope.cos, rope.sin)
+    assert out.dtype == torch.float32
+    expected = rotate_pairs_as_complex(x.double().numpy(), rope.cos[:, 0].double().numpy(), rope.sin[:, 0].double().numpy())
+    np.testing.assert_allclose(out.double().numpy(), expected, rtol=1e-5, atol=1e-5)

@@ -68,7 +68,10 @@ class CheckpointError(ValueError):
 
 
 def save_model(model: HRMACTInner, path, dtype: torch.dtype | None = None, metadata: dict | None = None) -> None:
-    """Write `model` as a native checkpoint (config in the metadata). dtype=torch.bfloat16 stores float32 tensors in bf16."""
+    """Write `model` as a native checkpoint (config in the metadata).
+
+    dtype=torch.bfloat16 stores the float32 tensors in bf16 (half the size); None keeps every dtype.
+    """
     model = _unwrap(model)
     extra = dict(metadata or {})
     for key, value in extra.items():
@@ -118,7 +121,8 @@ def load_model(path, device: str | torch.device = "cpu") -> HRMACTInner:
         t = config.transformers
         context = (
             f" (MLX Swift checkpoint; config inferred from its shapes: hidden {t.hidden_size}, {t.num_layers} layers,"
-            f" {t.num_heads} heads, vocab {config.vocab_size}, seq_len {config.seq_len}; the rest at the original's defaults)"
+            f" {t.num_heads} heads, vocab {config.vocab_size}, seq_len {config.seq_len};"
+            " the rest at the original's defaults)"
         )
     elif any(key.split(".")[0] in _TORCH_TOP_LEVEL for key in tensors):
         raise CheckpointError(
@@ -171,7 +175,7 @@ def load_training_state(path) -> tuple[dict[str, torch.Tensor], dict]:
 
 
 def training_state_path(model_path) -> Path:
-    """The training-state file kept next to a checkpoint: checkpoint-250.safetensors -> checkpoint-250.state.safetensors."""
+    """The training-state file next to a checkpoint: checkpoint-250.safetensors -> checkpoint-250.state.safetensors."""
     model_path = Path(model_path)
     name = model_path.name
     stem = name[: -len(".safetensors")] if name.endswith(".safetensors") else name
@@ -201,7 +205,8 @@ def _check_version(path: Path, metadata: dict, supported: str) -> None:
     version = metadata.get("format_version")
     if version != supported:
         raise CheckpointError(
-            f"{path}: unsupported {metadata.get('format')} format version {version!r} (this code reads version {supported})"
+            f"{path}: unsupported {metadata.get('format')} format version {version!r}"
+            f" (this code reads version {supported})"
         )
 
 

@@ -89,6 +89,13 @@ class BatchPredictions:
     act_predictions: torch.Tensor  # [B, 81] long: the board at the ACT halting segment
     budget_predictions: torch.Tensor  # [B, 81] long: the board after the fixed budget of segments
 
+    def select(self, rows) -> "BatchPredictions":
+        """The records of some rows (a boolean mask or indices)."""
+        rows = torch.as_tensor(rows)
+        return BatchPredictions(
+            self.act_segments[rows], self.halted_by_q[rows], self.act_predictions[rows], self.budget_predictions[rows]
+        )
+
 
 def predict_with_act(
     model: HRMACTInner,

@@ -27,6 +27,7 @@ def tiny_model(q_bias=(-2.0, 0.0), q_weight_std=0.5, seed=0) -> HRMACTInner:
     with torch.no_grad():
         model.q_act_head.weight.copy_(torch.randn(2, HIDDEN) * q_weight_std)
         model.q_act_head.bias.copy_(torch.tensor(q_bias))
+        model.output_head.weight[0].zero_()  # predict digits rather than class 0, so boards differ between rows
     return model
 
 
@@ -70,6 +71,9 @@ def test_act_halting_matches_a_per_row_loop():
     # The check is only meaningful if rows really halt at different segments, some never by Q.
     assert len(set(result.act_segments.tolist())) >= 3
     assert result.halted_by_q.any() and not result.halted_by_q.all()
+    # ...and if the boards change between segments, so that taking the wrong segment's board would show.
+    assert (result.act_predictions != result.budget_predictions).any()
+    assert (result.act_predictions[puzzles == 0] != 0).float().mean() > 0.9
 
 
 @pytest.mark.parametrize("act_max_steps,budget", [(3, 6), (5, 2)])
@@ -167,3 +171,15 @@ def test_pick_device():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             pick_device("cuda")
+
+
+def test_select_takes_the_same_rows_of_every_field():
+    predictions = BatchPredictions(
+        act_segments=torch.tensor([1, 2, 3]),
+        halted_by_q=torch.tensor([True, False, True]),
+        act_predictions=torch.arange(3 * 81).view(3, 81),
+        budget_predictions=-torch.arange(3 * 81).view(3, 81),
+    )
+    chosen = predictions.select(np.array([True, False, True]))
+    assert chosen.act_segments.tolist() == [1, 3] and chosen.halted_by_q.tolist() == [True, True]
+    assert chosen.act_predictions[:, 0].tolist() == [0, 162] and chosen.budget_predictions[:, 0].tolist() == [0, -162]

@@ -1,0 +1,192 @@
+"""Score a checkpoint on many puzzles, batched, under ACT halting and at a fixed budget of segments.
+
+    python -m src.hrm.evaluate CHECKPOINT --difficulty hard --num 1000 --seed 0
+    python -m src.hrm.evaluate CHECKPOINT --difficulty easy,medium,hard,extreme --num 250
+    python -m src.hrm.evaluate CHECKPOINT --file test.csv --limit 10000 --json
+
+Puzzles come either from the generator (deterministic in --seed) or from a file: one
+puzzle per line with an optional `,solution`, or a CSV with question/answer columns.
+Bad input: one line on stderr, exit 2.
+"""
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .checkpoint import load_model
+from .utils.inference import Metrics, compute_metrics, evaluate_puzzles, pick_device
+from .utils.puzzle_files import read_puzzle_file
+from .utils.sudoku import Difficulty, count_solutions, generate_batch, solve
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    difficulties = ", ".join(d.cli_name for d in Difficulty)
+    parser = argparse.ArgumentParser(prog="python -m src.hrm.evaluate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoint", help="model checkpoint (.safetensors, native or MLX Swift)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--difficulty", help=f"generate puzzles of these comma-separated difficulties: {difficulties}")
+    source.add_argument("--file", help="puzzle file: 81 cells per line with optional ',solution', or a question/answer CSV")
+    parser.add_argument("--num", type=int, default=100, help="puzzles to generate per difficulty (default 100)")
+    parser.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
+    parser.add_argument("--workers", type=int, default=None, help="processes for puzzle generation (default: all cores)")
+    parser.add_argument("--limit", type=int, default=None, help="take only the first N puzzles of --file")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--segments", type=int, default=None, help="fixed budget of segments (default: halt_max_steps)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument(
+        "--precision", choices=("auto", "fp32", "bf16"), default="auto", help="auto = bf16 autocast on CUDA, fp32 on CPU"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser.parse_args(argv)
+
+
+def check_args(args) -> list[Difficulty]:
+    """Validate the numeric flags and the puzzle source; the difficulties to generate (empty for --file)."""
+    for flag, value in (("--num", args.num), ("--batch-size", args.batch_size), ("--segments", args.segments)):
+        if value is not None and value < 1:
+            raise ValueError(f"{flag} must be at least 1, got {value}")
+    if args.limit is not None and args.limit < 0:
+        raise ValueError(f"--limit must not be negative, got {args.limit}")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    if args.file is None and args.difficulty is None:
+        raise ValueError("give the puzzles: --difficulty (with --num and --seed) or --file")
+    if args.file is not None:
+        return []
+    names = [name for name in args.difficulty.split(",") if name.strip()]
+    if not names:
+        raise ValueError("--difficulty is empty")
+    difficulties = [Difficulty.from_name(name) for name in names]
+    if len(set(difficulties)) != len(difficulties):
+        raise ValueError(f"--difficulty names a difficulty twice: {args.difficulty}")
+    return difficulties
+
+
+def solve_missing(puzzles: np.ndarray, solutions: np.ndarray, has_solution: np.ndarray) -> np.ndarray:
+    """Fill in the solutions a file did not give with the engine's solver; the reason a row cannot be scored, or None."""
+    reasons = np.full(len(puzzles), None, dtype=object)
+    for row in np.flatnonzero(~has_solution):
+        count = count_solutions(puzzles[row], limit=2)
+        if count == 1:
+            solutions[row] = np.asarray(solve(puzzles[row]), dtype=np.int8).reshape(81)
+        else:
+            reasons[row] = "no solution" if count == 0 else "several solutions"
+    return reasons
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f}%"
+
+
+def format_report(summary: dict, by_group: dict[str, Metrics]) -> str:
+    """The human-readable report of one evaluation."""
+    m = summary["metrics"]
+    lines = [
+        f"Checkpoint: {summary['checkpoint']}",
+        f"Device: {summary['device']} ({summary['precision']})",
+        f"Puzzles: {m.num_puzzles} scored" + (f", {len(summary['excluded'])} excluded" if summary["excluded"] else ""),
+    ]
+    for item in summary["excluded"][:10]:
+        lines.append(f"  excluded line {item['line']}: {item['reason']}")
+    if len(summary["excluded"]) > 10:
+        lines.append(f"  ... and {len(summary['excluded']) - 10} more")
+    lines += [
+        f"ACT halting (the first segment where the Q head says halt, at most {summary['act_max_segments']}):",
+        f"  solve rate       {_percent(m.act_solve_rate)}  ({m.act_solved} / {m.num_puzzles})",
+        f"  cell accuracy    {_percent(m.act_cell_accuracy)}  (blank cells)",
+        f"  mean segments    {m.mean_act_segments:.2f}",
+        f"  halted by Q      {m.q_halted} / {m.num_puzzles}, of which solved {_percent(m.q_halt_precision)} (Q-halt precision)",
+        f"Fixed budget ({summary['budget_segments']} segments):",
+        f"  solve rate       {_percent(m.budget_solve_rate)}  ({m.budget_solved} / {m.num_puzzles})",
+        f"  cell accuracy    {_percent(m.budget_cell_accuracy)}  (blank cells)",
+        f"Speed: {summary['puzzles_per_second']:.1f} puzzles/s ({summary['seconds']:.2f} s)",
+    ]
+    if by_group:
+        lines.append("Per difficulty:")
+        lines.append(f"  {'difficulty':<10} {'puzzles':>7} {'ACT solve':>10} {'cells':>8} {'segments':>8} {'budget solve':>12} {'Q halted':>8} {'Q precision':>11}")
+        for name, g in by_group.items():
+            lines.append(
+                f"  {name:<10} {g.num_puzzles:>7} {_percent(g.act_solve_rate):>10} {_percent(g.act_cell_accuracy):>8}"
+                f" {g.mean_act_segments:>8.2f} {_percent(g.budget_solve_rate):>12} {g.q_halted:>8} {_percent(g.q_halt_precision):>11}"
+            )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        difficulties = check_args(args)
+        device = pick_device(args.device)
+        puzzle_set = read_puzzle_file(args.file, limit=args.limit) if args.file is not None else None
+        model = load_model(args.checkpoint, device=device).eval()
+    except (ValueError, OSError) as error:
+        print(f"evaluate: error: {error}", file=sys.stderr)
+        return 2
+    use_bf16 = args.precision == "bf16" or (args.precision == "auto" and device.type == "cuda")
+    autocast_dtype = torch.bfloat16 if use_bf16 else None
+    act_max_segments = model.config.act.halt_max_steps
+    budget = args.segments or act_max_segments
+
+    excluded = []
+    if puzzle_set is None:
+        rows = [d for d in difficulties for _ in range(args.num)]
+        puzzles, solutions = generate_batch(rows, args.seed, workers=args.workers)
+        puzzles = np.asarray(puzzles, dtype=np.int8).reshape(-1, 81)
+        solutions = np.asarray(solutions, dtype=np.int8).reshape(-1, 81)
+        groups = np.array([d.cli_name for d in rows])
+    else:
+        puzzles, solutions = puzzle_set.puzzles, puzzle_set.solutions.copy()
+        reasons = solve_missing(puzzles, solutions, puzzle_set.has_solution)
+        scored = np.array([reason is None for reason in reasons], dtype=bool)
+        excluded = [{"line": int(line), "reason": reason} for line, reason in zip(puzzle_set.line_numbers, reasons) if reason]
+        puzzles, solutions = puzzles[scored], solutions[scored]
+        groups = np.full(len(puzzles), "file")
+    if len(puzzles) == 0:
+        what = f"all {len(excluded)} puzzles of {args.file} are excluded" if excluded else f"{args.file} holds no puzzles"
+        print(f"evaluate: error: nothing to evaluate: {what}", file=sys.stderr)
+        return 2
+
+    progress = tqdm(total=len(puzzles), unit="puzzle", disable=args.json or not sys.stderr.isatty(), file=sys.stderr)
+    start = time.perf_counter()
+    predictions = evaluate_puzzles(
+        model, puzzles, act_max_segments, budget, args.batch_size, device, autocast_dtype, on_batch=progress.update
+    )
+    seconds = time.perf_counter() - start
+    progress.close()
+
+    metrics = compute_metrics(puzzles, solutions, predictions)
+    by_group = {}
+    if len(difficulties) > 1:
+        for d in difficulties:
+            rows = groups == d.cli_name
+            by_group[d.cli_name] = compute_metrics(puzzles[rows], solutions[rows], predictions.select(rows))
+    summary = {
+        "checkpoint": str(args.checkpoint),
+        "device": str(device),
+        "precision": "bf16 autocast" if use_bf16 else "fp32",
+        "source": args.file if args.file is not None else f"generated: {args.difficulty}, {args.num} each, seed {args.seed}",
+        "excluded": excluded,
+        "act_max_segments": act_max_segments,
+        "budget_segments": budget,
+        "seconds": seconds,
+        "puzzles_per_second": len(puzzles) / seconds if seconds > 0 else float("inf"),
+        "metrics": metrics,
+    }
+    if args.json:
+        record = {key: value for key, value in summary.items() if key != "metrics"}
+        record.update(metrics.to_dict())
+        record["num_excluded"] = len(excluded)
+        record["per_difficulty"] = {name: g.to_dict() for name, g in by_group.items()}
+        print(json.dumps(record))
+    else:
+        print(format_report(summary, by_group))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""Watch a checkpoint solve one Sudoku, segment by segment, as the original's `infer` does.
+
+    python -m src.hrm.infer CHECKPOINT DIFFICULTY [--seed S]
+    python -m src.hrm.infer CHECKPOINT --puzzle "53..7....6..195..."
+
+Prints the puzzle and its solution, then for each segment the predicted board (givens
+kept), "(correct / blanks)" and the Q head's sigmoid(halt) - sigmoid(continue), stopping
+with "Halting." at the first segment where halt wins. Bad input: one line on stderr, exit 2.
+"""
+
+import argparse
+import json
+import sys
+
+import numpy as np
+import torch
+
+from .checkpoint import load_model
+from .utils.inference import pick_device, run_segments
+from .utils.sudoku import (
+    Difficulty,
+    board_to_string,
+    count_solutions,
+    format_puzzle,
+    generate_sudoku,
+    parse_puzzle,
+    solve,
+    validate_solution,
+)
+
+_ANSI_CHANGED, _ANSI_RESET = "\x1b[1;33m", "\x1b[0m"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    difficulties = ", ".join(d.cli_name for d in Difficulty)
+    parser = argparse.ArgumentParser(prog="python -m src.hrm.infer", description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoint", help="model checkpoint (.safetensors, native or MLX Swift)")
+    parser.add_argument("difficulty", nargs="?", help=f"puzzle difficulty to generate: {difficulties}")
+    parser.add_argument("--puzzle", help="solve this puzzle instead (81 characters, '.' or '0' for empty cells)")
+    parser.add_argument("--seed", type=int, default=None, help="seed for generating the puzzle (default: random)")
+    parser.add_argument("--max-segments", type=int, default=None, help="segments to run at most (default: halt_max_steps)")
+    parser.add_argument("--no-halt", action="store_true", help="ignore the Q head and run every segment")
+    parser.add_argument("--show-changes", action="store_true", help="mark cells that changed since the previous segment")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the boards")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument(
+        "--precision", choices=("auto", "fp32", "bf16"), default="auto", help="auto = fp32 (the original's numerics)"
+    )
+    return parser.parse_args(argv)
+
+
+def choose_puzzle(args) -> tuple[np.ndarray | None, Difficulty | None]:
+    """Validate DIFFICULTY / --puzzle: a parsed [9, 9] puzzle, or the difficulty to generate one at."""
+    if args.puzzle is not None and args.difficulty is not None:
+        raise ValueError("give either a DIFFICULTY or --puzzle, not both")
+    if args.puzzle is not None:
+        return np.asarray(parse_puzzle(args.puzzle), dtype=np.int8).reshape(9, 9), None
+    if args.difficulty is None:
+        valid = ", ".join(d.cli_name for d in Difficulty)
+        raise ValueError(f"give a DIFFICULTY ({valid}) or --puzzle")
+    return None, Difficulty.from_name(args.difficulty)
+
+
+def reference_solution(puzzle: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """The unique solution of a user's puzzle from the engine's solver, with a sentence saying where it came from."""
+    count = count_solutions(puzzle, limit=2)
+    if count == 1:
+        return np.asarray(solve(puzzle), dtype=np.int8).reshape(9, 9), "the unique solution, found by the solver"
+    if count == 0:
+        return None, "none: the puzzle has no solution; boards are checked for validity instead"
+    return None, "not unique: the puzzle has several solutions; boards are checked for validity instead"
+
+
+def mark_cells(picture: str, changed: np.ndarray, color: bool) -> str:
+    """Mark changed cells of a board picture: colour on a terminal, else a '*' just left of the digit."""
+    lines = picture.split("\n")
+    row = 0
+    for index, line in enumerate(lines):
+        if not line.startswith("|"):
+            continue
+        chars = list(line)
+        cells = [i for i, char in enumerate(chars) if char not in " |"]
+        for column, position in enumerate(cells[:9]):
+            if changed[row, column]:
+                if color:
+                    chars[position] = f"{_ANSI_CHANGED}{chars[position]}{_ANSI_RESET}"
+                else:
+                    chars[position - 1] = "*"
+        lines[index] = "".join(chars)
+        row += 1
+    return "\n".join(lines)
+
+
+def infer(model, puzzle: np.ndarray, solution: np.ndarray | None, max_segments: int, halt: bool, device, autocast_dtype):
+    """Run up to max_segments segments on one puzzle; yield a record per segment (plain Python values)."""
+    inputs = torch.as_tensor(puzzle.reshape(1, 81).astype(np.int64), device=device)
+    blanks = puzzle == 0
+    for step in run_segments(model, inputs, max_segments, autocast_dtype):
+        board = step.predictions[0].cpu().numpy().astype(np.int8).reshape(9, 9)
+        halts = bool(step.halts[0])
+        yield {
+            "segment": step.segment,
+            "board": board,
+            "correct": int(((board == solution) & blanks).sum()) if solution is not None else None,
+            "blanks": int(blanks.sum()),
+            "q_halt": float(torch.sigmoid(step.q_halt[0])),
+            "q_continue": float(torch.sigmoid(step.q_continue[0])),
+            "halts": halts,
+        }
+        if halt and halts:
+            return
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        puzzle, difficulty = choose_puzzle(args)
+        if args.max_segments is not None and args.max_segments < 1:
+            raise ValueError("--max-segments must be at least 1")
+        device = pick_device(args.device)
+        model = load_model(args.checkpoint, device=device).eval()
+    except (ValueError, OSError) as error:
+        print(f"infer: error: {error}", file=sys.stderr)
+        return 2
+    autocast_dtype = torch.bfloat16 if args.precision == "bf16" else None
+    max_segments = args.max_segments or model.config.act.halt_max_steps
+
+    if puzzle is None:
+        puzzle, solution = generate_sudoku(difficulty, rng=args.seed)
+        puzzle = np.asarray(puzzle, dtype=np.int8).reshape(9, 9)
+        solution = np.asarray(solution, dtype=np.int8).reshape(9, 9)
+        solution_note = None
+    else:
+        solution, solution_note = reference_solution(puzzle)
+
+    color = sys.stdout.isatty()
+    records = []
+    previous = puzzle
+    if not args.json:
+        print("Puzzle:")
+        print(board_to_string(puzzle))
+        print("Solution:" if solution_note is None else f"Solution ({solution_note}):")
+        if solution is not None:
+            print(board_to_string(solution))
+    for record in infer(model, puzzle, solution, max_segments, not args.no_halt, device, autocast_dtype):
+        board = record["board"]
+        changed = board != previous
+        previous = board
+        records.append({**record, "changed": int(changed.sum())})
+        if args.json:
+            continue
+        print(f"Segment {record['segment']}")
+        picture = board_to_string(board)
+        print(mark_cells(picture, changed, color) if args.show_changes else picture)
+        if solution is not None:
+            print(f"({record['correct']} / {record['blanks']})")
+        else:
+            print("(a valid solution)" if validate_solution(puzzle, board) else "(not a valid solution)")
+        print(f"Q (halt - continue): {record['q_halt']:.4f} - {record['q_continue']:.4f}")
+        if record["halts"]:
+            print("Halting." if not args.no_halt else "(the Q head says halt; running on: --no-halt)")
+
+    final = records[-1]["board"]
+    solved = bool((final == solution).all()) if solution is not None else bool(validate_solution(puzzle, final))
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "checkpoint": str(args.checkpoint),
+                    "device": str(device),
+                    "precision": "bf16" if autocast_dtype is not None else "fp32",
+                    "difficulty": difficulty.cli_name if difficulty is not None else None,
+                    "seed": args.seed,
+                    "puzzle": format_puzzle(puzzle),
+                    "solution": format_puzzle(solution) if solution is not None else None,
+                    "solution_source": "generator" if solution_note is None else ("solver" if solution is not None else None),
+                    "segments": [
+                        {
+                            "segment": r["segment"],
+                            "board": format_puzzle(r["board"]),
+                            "correct": r["correct"],
+                            "blanks": r["blanks"],
+                            "changed": r["changed"],
+                            "q_halt": r["q_halt"],
+                            "q_continue": r["q_continue"],
+                            "halts": r["halts"],
+                        }
+                        for r in records
+                    ],
+                    "halted_at": next((r["segment"] for r in records if r["halts"]), None),
+                    "solved": solved,
+                    "valid_solution": bool(validate_solution(puzzle, final)),
+                }
+            )
+        )
+    elif args.puzzle is not None:
+        print(f"Final board is a valid solution: {'yes' if validate_solution(puzzle, final) else 'no'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from .checkpoint import load_model
 from .utils.inference import Metrics, compute_metrics, evaluate_puzzles, pick_device
 from .utils.puzzle_files import read_puzzle_file
-from .utils.sudoku import Difficulty, count_solutions, generate_batch, solve
+from .utils.sudoku import Difficulty, count_solutions_batch, generate_batch, solve_batch
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -67,15 +67,18 @@ def check_args(args) -> list[Difficulty]:
     return difficulties
 
 
-def solve_missing(puzzles: np.ndarray, solutions: np.ndarray, has_solution: np.ndarray) -> np.ndarray:
-    """Fill in the solutions a file did not give with the engine's solver; the reason a row cannot be scored, or None."""
-    reasons = np.full(len(puzzles), None, dtype=object)
-    for row in np.flatnonzero(~has_solution):
-        count = count_solutions(puzzles[row], limit=2)
-        if count == 1:
-            solutions[row] = np.asarray(solve(puzzles[row]), dtype=np.int8).reshape(81)
-        else:
-            reasons[row] = "no solution" if count == 0 else "several solutions"
+def solve_missing(puzzles: np.ndarray, solutions: np.ndarray, has_solution: np.ndarray) -> list[str | None]:
+    """Fill in the solutions a file did not give with the engine's solver; per row, why it cannot be scored (or None)."""
+    reasons = [None] * len(puzzles)
+    missing = np.flatnonzero(~has_solution)
+    if len(missing):
+        counts = count_solutions_batch(puzzles[missing], limit=2)
+        solved = solve_batch(puzzles[missing])
+        for row, count, solution in zip(missing, counts, solved):
+            if count == 1:
+                solutions[row] = solution
+            else:
+                reasons[row] = "no solution" if count == 0 else "several solutions"
     return reasons
 
 

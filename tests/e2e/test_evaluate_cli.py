@@ -1,0 +1,186 @@
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from src.hrm.checkpoint import export_swift, save_model
+from src.hrm.evaluate import main
+from src.hrm.modeling import ACTConfig, HRMACTInner, HRMACTModelConfig, TransformerConfig
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+MAX_STEPS = 4
+PUZZLE = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
+SOLUTION = "534678912672195348198342567859761423426853791713924856961537284287419635345286179"
+OTHER = "..9748...7.........2.1.9.....7...24..64.1.59..98...3.....8.3.2.........6...2759.."
+CONTRADICTORY = "55" + "." * 79  # two 5s in row 1
+METRIC_FIELDS = (
+    "num_puzzles", "act_solved", "act_solve_rate", "act_cell_accuracy", "mean_act_segments", "budget_solved",
+    "budget_solve_rate", "budget_cell_accuracy", "q_halted", "q_halted_solved", "q_halt_precision",
+)  # fmt: skip
+
+
+def tiny_model(q_bias=(-5.0, -5.0)) -> HRMACTInner:
+    torch.manual_seed(0)
+    config = HRMACTModelConfig(
+        transformers=TransformerConfig(num_layers=1, hidden_size=32, num_heads=2), act=ACTConfig(halt_max_steps=MAX_STEPS)
+    )
+    model = HRMACTInner(config)
+    with torch.no_grad():
+        model.q_act_head.bias.copy_(torch.tensor(q_bias))
+        # An untrained head tends to pick class 0 ("empty") everywhere; zeroing its row makes it predict digits.
+        model.output_head.weight[0].zero_()
+    return model
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("checkpoints")
+    paths = {name: folder / f"{name}.safetensors" for name in ("native", "swift", "halting")}
+    save_model(tiny_model(), paths["native"])
+    export_swift(tiny_model(), paths["swift"])
+    save_model(tiny_model(q_bias=(5.0, -5.0)), paths["halting"])  # the Q head says halt at segment 1
+    return paths
+
+
+def evaluate(*args) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "src.hrm.evaluate", *map(str, args), "--device", "cpu"]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def evaluate_json(*args) -> dict:
+    result = evaluate(*args, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def evaluate_in_process(capsys, *args) -> tuple[int, str, str]:
+    """main() called directly: the same code path without a second interpreter start."""
+    code = main([*map(str, args), "--device", "cpu"])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def check_consistent(report: dict) -> None:
+    for field in METRIC_FIELDS:
+        assert field in report
+    n = report["num_puzzles"]
+    assert n > 0
+    for rate, count in (("act_solve_rate", "act_solved"), ("budget_solve_rate", "budget_solved")):
+        assert 0.0 <= report[rate] <= 1.0
+        assert report[rate] == pytest.approx(report[count] / n)
+    for field in ("act_cell_accuracy", "budget_cell_accuracy"):
+        assert 0.0 <= report[field] <= 1.0
+    assert 1.0 <= report["mean_act_segments"] <= report["act_max_segments"]
+    assert 0 <= report["q_halted_solved"] <= report["q_halted"] <= n
+    assert report["puzzles_per_second"] > 0 and report["device"] == "cpu"
+
+
+def test_generated_set_with_an_untrained_q_head(checkpoints):
+    report = evaluate_json(checkpoints["native"], "--difficulty", "easy", "--num", 6, "--seed", 0, "--batch-size", 4)
+    check_consistent(report)
+    assert report["num_puzzles"] == 6 and report["num_excluded"] == 0
+    # Zero Q weights and equal biases never say halt: every row runs to the ACT limit.
+    assert report["act_max_segments"] == MAX_STEPS and report["budget_segments"] == MAX_STEPS
+    assert report["mean_act_segments"] == MAX_STEPS
+    assert report["q_halted"] == 0 and report["q_halt_precision"] is None
+    # With no halting, the ACT board is the board after the full budget.
+    assert report["act_cell_accuracy"] == report["budget_cell_accuracy"]
+    assert report["per_difficulty"] == {}
+
+
+def test_batch_size_does_not_change_the_result(checkpoints, capsys):
+    args = (checkpoints["native"], "--difficulty", "medium", "--num", 5, "--seed", 7, "--json")
+    one = json.loads(evaluate_in_process(capsys, *args, "--batch-size", 1)[1])
+    many = json.loads(evaluate_in_process(capsys, *args, "--batch-size", 5)[1])
+    assert one["act_cell_accuracy"] > 0  # a random model gets some blanks right
+    for field in METRIC_FIELDS:
+        assert one[field] == pytest.approx(many[field]), field
+
+
+def test_several_difficulties_are_broken_down(checkpoints):
+    report = evaluate_json(
+        checkpoints["halting"], "--difficulty", "easy,hard", "--num", 3, "--seed", 1, "--segments", 2
+    )
+    check_consistent(report)
+    assert report["num_puzzles"] == 6 and set(report["per_difficulty"]) == {"easy", "hard"}
+    # The Q head says halt at once: every row stops after segment 1 and counts as halted by Q.
+    assert report["mean_act_segments"] == 1.0 and report["q_halted"] == 6
+    assert report["budget_segments"] == 2
+    parts = report["per_difficulty"].values()
+    for field in ("num_puzzles", "act_solved", "budget_solved", "q_halted", "q_halted_solved"):
+        assert sum(part[field] for part in parts) == report[field], field
+    assert all(part["num_puzzles"] == 3 for part in parts)
+
+
+def test_text_report(checkpoints):
+    result = evaluate(checkpoints["swift"], "--difficulty", "very-easy,easy", "--num", 2, "--segments", 1)
+    assert result.returncode == 0, result.stderr
+    for text in ("Puzzles: 4 scored", "ACT halting", "solve rate", "cell accuracy", "Fixed budget (1 segments)",
+                 "puzzles/s", "Per difficulty:", "very-easy"):  # fmt: skip
+        assert text in result.stdout, text
+
+
+def test_plain_file_with_solved_unsolved_and_unscorable_rows(checkpoints, tmp_path, capsys):
+    path = tmp_path / "puzzles.txt"
+    path.write_text(
+        "# a full board, a puzzle with its solution, one without, and two that cannot be scored\n"
+        f"{SOLUTION}\n{PUZZLE},{SOLUTION}\n\n{OTHER}\n{'.' * 81}\n{CONTRADICTORY}\n"
+    )
+    report = evaluate_json(checkpoints["native"], "--file", path)
+    check_consistent(report)
+    assert report["num_puzzles"] == 3 and report["num_excluded"] == 2
+    assert report["excluded"] == [{"line": 6, "reason": "several solutions"}, {"line": 7, "reason": "no solution"}]
+    # Only the full board (no blanks: givens kept) is solved by a random model.
+    assert report["act_solved"] == 1 and report["budget_solved"] == 1
+    assert report["act_solve_rate"] == pytest.approx(1 / 3)
+
+    limited = json.loads(evaluate_in_process(capsys, checkpoints["native"], "--file", path, "--limit", 2, "--json")[1])
+    assert limited["num_puzzles"] == 2 and limited["num_excluded"] == 0
+
+
+def test_csv_file(checkpoints, tmp_path, capsys):
+    path = tmp_path / "test.csv"
+    rows = [f"src{i},{PUZZLE if i % 2 else OTHER},{SOLUTION if i % 2 else ''},{i}" for i in range(5)]
+    path.write_text("source,question,answer,rating\n" + "\n".join(rows) + "\n")
+    report = evaluate_json(checkpoints["native"], "--file", path, "--batch-size", 2)
+    check_consistent(report)
+    assert report["num_puzzles"] == 5 and report["num_excluded"] == 0
+    limited = json.loads(evaluate_in_process(capsys, checkpoints["native"], "--file", path, "--limit", 3, "--json")[1])
+    assert limited["num_puzzles"] == 3
+
+
+@pytest.mark.parametrize(
+    "make_args,expected",
+    [
+        (lambda p, tmp: (tmp / "missing.safetensors", "--difficulty", "easy"), "file not found"),
+        (lambda p, tmp: (tmp / "bad.txt", "--difficulty", "easy"), "safetensors"),
+        (lambda p, tmp: (p["native"], "--file", tmp / "missing.txt"), "puzzle file not found"),
+        (lambda p, tmp: (p["native"], "--file", tmp / "bad.txt"), "bad.txt:1: the puzzle has"),
+        (lambda p, tmp: (p["native"], "--file", tmp / "empty.txt"), "holds no puzzles"),
+        (lambda p, tmp: (p["native"], "--difficulty", "easy,legendary"), "very-easy"),
+        (lambda p, tmp: (p["native"],), "--difficulty"),
+        (lambda p, tmp: (p["native"], "--difficulty", "easy", "--batch-size", 0), "--batch-size"),
+    ],
+    ids=["missing-checkpoint", "not-safetensors", "missing-file", "malformed-line", "empty-file", "unknown-difficulty",
+         "no-source", "zero-batch"],  # fmt: skip
+)
+def test_bad_input_is_one_line_and_exit_code_2(checkpoints, tmp_path, capsys, make_args, expected):
+    (tmp_path / "bad.txt").write_text("this is not a puzzle\n")
+    (tmp_path / "empty.txt").write_text("# nothing here\n")
+    code, out, err = evaluate_in_process(capsys, *make_args(checkpoints, tmp_path))
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert expected in err and out == ""
+
+
+def test_malformed_file_exits_2_with_one_line(checkpoints, tmp_path):
+    path = tmp_path / "puzzles.txt"
+    path.write_text(f"{PUZZLE}\n{PUZZLE[:-1]}x\n")
+    result = evaluate(checkpoints["native"], "--file", path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "puzzles.txt:2: the puzzle contains 'x' at cell 81" in result.stderr

@@ -90,9 +90,11 @@ def ref_reasoner(w, prefix, config, hidden_state, injection):
     cos, sin = w["rotary_emb.cos"][:, 0], w["rotary_emb.sin"][:, 0]
     for i in range(t.num_layers):
         p = f"{prefix}.blocks.{i}."
-        attn = ref_attention(x, w[p + "self_attn.qkv_proj.weight"], w[p + "self_attn.out_proj.weight"], t.num_heads, cos, sin)
+        qkv_weight, out_weight = w[p + "self_attn.qkv_proj.weight"], w[p + "self_attn.out_proj.weight"]
+        attn = ref_attention(x, qkv_weight, out_weight, t.num_heads, cos, sin)
         x = ref_rms_norm(x + attn, t.norm_epsilon)
-        x = ref_rms_norm(x + ref_swiglu(x, w[p + "mlp.gate_up_proj.weight"], w[p + "mlp.down_proj.weight"]), t.norm_epsilon)
+        mlp = ref_swiglu(x, w[p + "mlp.gate_up_proj.weight"], w[p + "mlp.down_proj.weight"])
+        x = ref_rms_norm(x + mlp, t.norm_epsilon)
     return x
 
 
@@ -188,7 +190,8 @@ def test_cls_position_and_embedding_scale_are_checked():
     assert (cls_last[0] - out.output.double()).abs().max().item() > 1e-2
     assert (cls_last[1] - out.q_act_halt.double()).abs().max().item() > 1e-3
 
-    w_half_scale = {**w, "cls_token": w["cls_token"] / 2, "input_embedding.embeddings": w["input_embedding.embeddings"] / 2}
+    embeddings = "input_embedding.embeddings"
+    w_half_scale = {**w, "cls_token": w["cls_token"] / 2, embeddings: w[embeddings] / 2}
     half_scale = ref_forward(w_half_scale, *args)[0]
     assert (half_scale - out.output.double()).abs().max().item() > 1e-2
 

@@ -109,5 +109,6 @@ def test_float32_input_with_bf16_tables_computes_in_float32():
     x = torch.randn(2, length, 2, dim)
     out = apply_rotary_pos_emb(x, rope.cos, rope.sin)
     assert out.dtype == torch.float32
-    expected = rotate_pairs_as_complex(x.double().numpy(), rope.cos[:, 0].double().numpy(), rope.sin[:, 0].double().numpy())
+    cos, sin = rope.cos[:, 0].double().numpy(), rope.sin[:, 0].double().numpy()
+    expected = rotate_pairs_as_complex(x.double().numpy(), cos, sin)
     np.testing.assert_allclose(out.double().numpy(), expected, rtol=1e-5, atol=1e-5)

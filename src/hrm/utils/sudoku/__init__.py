@@ -2,11 +2,13 @@
 
 from .difficulty import Difficulty
 from .generator import generate_batch, generate_sudoku
+from .supply import PuzzleSupply
 from .solver import count_solutions, count_solutions_batch, rate_difficulty, solve, solve_batch
 from .text import board_to_string, find_conflict, format_puzzle, parse_puzzle, validate_solution
 
 __all__ = [
     "Difficulty",
+    "PuzzleSupply",
     "board_to_string",
     "count_solutions",
     "count_solutions_batch",

@@ -245,21 +245,9 @@ def _infer_swift_config(path: Path, tensors: dict[str, torch.Tensor]) -> HRMACTM
     if hidden < 1 or hidden % heads:
         raise CheckpointError(f"{path}: hidden size {hidden} is not divisible by {heads} attention heads")
 
-    return HRMACTModelConfig(
-        seq_len=seq_len,
-        vocab_size=vocab,
-        high_level_cycles=defaults.high_level_cycles,
-        low_level_cycles=defaults.low_level_cycles,
-        transformers=TransformerConfig(
-            num_layers=layers,
-            hidden_size=hidden,
-            num_heads=heads,
-            expansion=defaults.transformers.expansion,
-            norm_epsilon=defaults.transformers.norm_epsilon,
-            rope_theta=defaults.transformers.rope_theta,
-        ),
-        act=defaults.act,
-    )
+    # Cycles, expansion, norm epsilon, rope theta and the ACT settings: the original's defaults.
+    transformers = TransformerConfig(num_layers=layers, hidden_size=hidden, num_heads=heads)
+    return HRMACTModelConfig(seq_len=seq_len, vocab_size=vocab, transformers=transformers)
 
 
 def _collect_state(

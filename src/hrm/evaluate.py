@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from .checkpoint import load_model
 from .utils.inference import Metrics, compute_metrics, evaluate_puzzles, pick_device
-from .utils.puzzle_files import read_puzzle_file
+from .utils.puzzle_files import PuzzleSet, read_puzzle_file
 from .utils.sudoku import Difficulty, count_solutions_batch, generate_batch, solve_batch
 
 
@@ -30,16 +30,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("checkpoint", help="model checkpoint (.safetensors, native or MLX Swift)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--difficulty", help=f"generate puzzles of these comma-separated difficulties: {difficulties}")
-    source.add_argument("--file", help="puzzle file: 81 cells per line with optional ',solution', or a question/answer CSV")
+    source.add_argument(
+        "--file", help="puzzle file: 81 cells per line with optional ',solution', or a question/answer CSV"
+    )
     parser.add_argument("--num", type=int, default=100, help="puzzles to generate per difficulty (default 100)")
     parser.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
-    parser.add_argument("--workers", type=int, default=None, help="processes for puzzle generation (default: all cores)")
+    parser.add_argument("--workers", type=int, default=None, help="threads for puzzle generation (default: all cores)")
     parser.add_argument("--limit", type=int, default=None, help="take only the first N puzzles of --file")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--segments", type=int, default=None, help="fixed budget of segments (default: halt_max_steps)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument(
-        "--precision", choices=("auto", "fp32", "bf16"), default="auto", help="auto = bf16 autocast on CUDA, fp32 on CPU"
+        "--precision", choices=("auto", "fp32", "bf16"), default="auto", help="auto: bf16 autocast on CUDA, fp32 on CPU"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser.parse_args(argv)
@@ -68,7 +70,7 @@ def check_args(args) -> list[Difficulty]:
 
 
 def solve_missing(puzzles: np.ndarray, solutions: np.ndarray, has_solution: np.ndarray) -> list[str | None]:
-    """Fill in the solutions a file did not give with the engine's solver; per row, why it cannot be scored (or None)."""
+    """Fill in the solutions a file did not give with the engine's solver; per row, why it cannot be scored, or None."""
     reasons = [None] * len(puzzles)
     missing = np.flatnonzero(~has_solution)
     if len(missing):
@@ -82,28 +84,59 @@ def solve_missing(puzzles: np.ndarray, solutions: np.ndarray, has_solution: np.n
     return reasons
 
 
+def load_puzzles(args, difficulties: list[Difficulty], puzzle_set: PuzzleSet | None):
+    """(puzzles [N, 81], solutions [N, 81], group name per row, excluded rows) from the generator or a file."""
+    if puzzle_set is None:
+        rows = [d for d in difficulties for _ in range(args.num)]
+        puzzles, solutions = generate_batch(rows, args.seed, workers=args.workers)
+        return puzzles, solutions, np.array([d.cli_name for d in rows]), []
+    solutions = puzzle_set.solutions.copy()
+    reasons = solve_missing(puzzle_set.puzzles, solutions, puzzle_set.has_solution)
+    excluded = [{"line": int(line), "reason": why} for line, why in zip(puzzle_set.line_numbers, reasons) if why]
+    scored = np.array([why is None for why in reasons], dtype=bool)
+    return puzzle_set.puzzles[scored], solutions[scored], np.full(int(scored.sum()), "file"), excluded
+
+
 def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.2f}%"
 
 
-def format_report(summary: dict, by_group: dict[str, Metrics]) -> str:
+# The per-difficulty table: header, width, cell.
+_COLUMNS = (
+    ("difficulty", -10, lambda name, g: name),
+    ("puzzles", 7, lambda name, g: str(g.num_puzzles)),
+    ("ACT solve", 10, lambda name, g: _percent(g.act_solve_rate)),
+    ("cells", 8, lambda name, g: _percent(g.act_cell_accuracy)),
+    ("segments", 8, lambda name, g: f"{g.mean_act_segments:.2f}"),
+    ("budget solve", 12, lambda name, g: _percent(g.budget_solve_rate)),
+    ("Q halted", 8, lambda name, g: str(g.q_halted)),
+    ("Q precision", 11, lambda name, g: _percent(g.q_halt_precision)),
+)
+
+
+def _table_row(cells) -> str:
+    return "  " + " ".join(f"{cell:<{-w}}" if w < 0 else f"{cell:>{w}}" for cell, (_, w, _) in zip(cells, _COLUMNS))
+
+
+def format_report(summary: dict, metrics: Metrics, by_group: dict[str, Metrics]) -> str:
     """The human-readable report of one evaluation."""
-    m = summary["metrics"]
+    m, excluded = metrics, summary["excluded"]
     lines = [
         f"Checkpoint: {summary['checkpoint']}",
+        f"Puzzles: {summary['source']}",
         f"Device: {summary['device']} ({summary['precision']})",
-        f"Puzzles: {m.num_puzzles} scored" + (f", {len(summary['excluded'])} excluded" if summary["excluded"] else ""),
+        f"Scored: {m.num_puzzles} puzzles" + (f", {len(excluded)} excluded" if excluded else ""),
     ]
-    for item in summary["excluded"][:10]:
-        lines.append(f"  excluded line {item['line']}: {item['reason']}")
-    if len(summary["excluded"]) > 10:
-        lines.append(f"  ... and {len(summary['excluded']) - 10} more")
+    lines += [f"  excluded line {item['line']}: {item['reason']}" for item in excluded[:10]]
+    if len(excluded) > 10:
+        lines.append(f"  ... and {len(excluded) - 10} more")
     lines += [
         f"ACT halting (the first segment where the Q head says halt, at most {summary['act_max_segments']}):",
         f"  solve rate       {_percent(m.act_solve_rate)}  ({m.act_solved} / {m.num_puzzles})",
         f"  cell accuracy    {_percent(m.act_cell_accuracy)}  (blank cells)",
         f"  mean segments    {m.mean_act_segments:.2f}",
-        f"  halted by Q      {m.q_halted} / {m.num_puzzles}, of which solved {_percent(m.q_halt_precision)} (Q-halt precision)",
+        f"  halted by Q      {m.q_halted} / {m.num_puzzles}; solved when halted by Q: {_percent(m.q_halt_precision)}"
+        " (Q-halt precision)",
         f"Fixed budget ({summary['budget_segments']} segments):",
         f"  solve rate       {_percent(m.budget_solve_rate)}  ({m.budget_solved} / {m.num_puzzles})",
         f"  cell accuracy    {_percent(m.budget_cell_accuracy)}  (blank cells)",
@@ -111,12 +144,8 @@ def format_report(summary: dict, by_group: dict[str, Metrics]) -> str:
     ]
     if by_group:
         lines.append("Per difficulty:")
-        lines.append(f"  {'difficulty':<10} {'puzzles':>7} {'ACT solve':>10} {'cells':>8} {'segments':>8} {'budget solve':>12} {'Q halted':>8} {'Q precision':>11}")
-        for name, g in by_group.items():
-            lines.append(
-                f"  {name:<10} {g.num_puzzles:>7} {_percent(g.act_solve_rate):>10} {_percent(g.act_cell_accuracy):>8}"
-                f" {g.mean_act_segments:>8.2f} {_percent(g.budget_solve_rate):>12} {g.q_halted:>8} {_percent(g.q_halt_precision):>11}"
-            )
+        lines.append(_table_row(header for header, _, _ in _COLUMNS))
+        lines += [_table_row(cell(name, g) for _, _, cell in _COLUMNS) for name, g in by_group.items()]
     return "\n".join(lines)
 
 
@@ -130,28 +159,16 @@ def main(argv=None) -> int:
     except (ValueError, OSError) as error:
         print(f"evaluate: error: {error}", file=sys.stderr)
         return 2
+    # bf16 autocast on CUDA by default, as the model trains there; float32 (the original's numerics) on the CPU.
     use_bf16 = args.precision == "bf16" or (args.precision == "auto" and device.type == "cuda")
     autocast_dtype = torch.bfloat16 if use_bf16 else None
     act_max_segments = model.config.act.halt_max_steps
     budget = args.segments or act_max_segments
 
-    excluded = []
-    if puzzle_set is None:
-        rows = [d for d in difficulties for _ in range(args.num)]
-        puzzles, solutions = generate_batch(rows, args.seed, workers=args.workers)
-        puzzles = np.asarray(puzzles, dtype=np.int8).reshape(-1, 81)
-        solutions = np.asarray(solutions, dtype=np.int8).reshape(-1, 81)
-        groups = np.array([d.cli_name for d in rows])
-    else:
-        puzzles, solutions = puzzle_set.puzzles, puzzle_set.solutions.copy()
-        reasons = solve_missing(puzzles, solutions, puzzle_set.has_solution)
-        scored = np.array([reason is None for reason in reasons], dtype=bool)
-        excluded = [{"line": int(line), "reason": reason} for line, reason in zip(puzzle_set.line_numbers, reasons) if reason]
-        puzzles, solutions = puzzles[scored], solutions[scored]
-        groups = np.full(len(puzzles), "file")
+    puzzles, solutions, groups, excluded = load_puzzles(args, difficulties, puzzle_set)
     if len(puzzles) == 0:
-        what = f"all {len(excluded)} puzzles of {args.file} are excluded" if excluded else f"{args.file} holds no puzzles"
-        print(f"evaluate: error: nothing to evaluate: {what}", file=sys.stderr)
+        what = f"all {len(excluded)} puzzles are excluded" if excluded else "it holds no puzzles"
+        print(f"evaluate: error: nothing to evaluate in {args.file}: {what}", file=sys.stderr)
         return 2
 
     progress = tqdm(total=len(puzzles), unit="puzzle", disable=args.json or not sys.stderr.isatty(), file=sys.stderr)
@@ -168,26 +185,24 @@ def main(argv=None) -> int:
         for d in difficulties:
             rows = groups == d.cli_name
             by_group[d.cli_name] = compute_metrics(puzzles[rows], solutions[rows], predictions.select(rows))
+    generated = f"generated: {args.difficulty}, {args.num} each, seed {args.seed}"
     summary = {
         "checkpoint": str(args.checkpoint),
         "device": str(device),
         "precision": "bf16 autocast" if use_bf16 else "fp32",
-        "source": args.file if args.file is not None else f"generated: {args.difficulty}, {args.num} each, seed {args.seed}",
+        "source": args.file if args.file is not None else generated,
         "excluded": excluded,
+        "num_excluded": len(excluded),
         "act_max_segments": act_max_segments,
         "budget_segments": budget,
         "seconds": seconds,
-        "puzzles_per_second": len(puzzles) / seconds if seconds > 0 else float("inf"),
-        "metrics": metrics,
+        "puzzles_per_second": len(puzzles) / max(seconds, 1e-9),
     }
     if args.json:
-        record = {key: value for key, value in summary.items() if key != "metrics"}
-        record.update(metrics.to_dict())
-        record["num_excluded"] = len(excluded)
-        record["per_difficulty"] = {name: g.to_dict() for name, g in by_group.items()}
-        print(json.dumps(record))
+        by_difficulty = {name: g.to_dict() for name, g in by_group.items()}
+        print(json.dumps({**summary, **metrics.to_dict(), "per_difficulty": by_difficulty}))
     else:
-        print(format_report(summary, by_group))
+        print(format_report(summary, metrics, by_group))
     return 0
 
 

@@ -38,9 +38,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("difficulty", nargs="?", help=f"puzzle difficulty to generate: {difficulties}")
     parser.add_argument("--puzzle", help="solve this puzzle instead (81 characters, '.' or '0' for empty cells)")
     parser.add_argument("--seed", type=int, default=None, help="seed for generating the puzzle (default: random)")
-    parser.add_argument("--max-segments", type=int, default=None, help="segments to run at most (default: halt_max_steps)")
+    parser.add_argument(
+        "--max-segments", type=int, default=None, help="segments to run at most (default: halt_max_steps)"
+    )
     parser.add_argument("--no-halt", action="store_true", help="ignore the Q head and run every segment")
-    parser.add_argument("--show-changes", action="store_true", help="mark cells that changed since the previous segment")
+    parser.add_argument(
+        "--show-changes", action="store_true", help="mark cells that changed since the previous segment"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the boards")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument(
@@ -91,24 +95,68 @@ def mark_cells(picture: str, changed: np.ndarray, color: bool) -> str:
     return "\n".join(lines)
 
 
-def infer(model, puzzle: np.ndarray, solution: np.ndarray | None, max_segments: int, halt: bool, device, autocast_dtype):
-    """Run up to max_segments segments on one puzzle; yield a record per segment (plain Python values)."""
+def infer(
+    model, puzzle: np.ndarray, solution: np.ndarray | None, max_segments: int, halt: bool, device, autocast_dtype
+):
+    """Run up to max_segments segments on one [9, 9] puzzle; yield one record (plain values) per segment."""
     inputs = torch.as_tensor(puzzle.reshape(1, 81).astype(np.int64), device=device)
     blanks = puzzle == 0
+    previous = puzzle
     for step in run_segments(model, inputs, max_segments, autocast_dtype):
         board = step.predictions[0].cpu().numpy().astype(np.int8).reshape(9, 9)
         halts = bool(step.halts[0])
         yield {
             "segment": step.segment,
             "board": board,
+            "changed_cells": board != previous,
             "correct": int(((board == solution) & blanks).sum()) if solution is not None else None,
             "blanks": int(blanks.sum()),
             "q_halt": float(torch.sigmoid(step.q_halt[0])),
             "q_continue": float(torch.sigmoid(step.q_continue[0])),
             "halts": halts,
         }
+        previous = board
         if halt and halts:
             return
+
+
+def print_segment(record: dict, puzzle: np.ndarray, args) -> None:
+    """One segment as the original prints it: "Segment k", the board, (correct / blanks), the Q values."""
+    print(f"Segment {record['segment']}")
+    picture = board_to_string(record["board"])
+    print(mark_cells(picture, record["changed_cells"], sys.stdout.isatty()) if args.show_changes else picture)
+    if record["correct"] is not None:
+        print(f"({record['correct']} / {record['blanks']})")
+    else:
+        print("(a valid solution)" if validate_solution(puzzle, record["board"]) else "(not a valid solution)")
+    print(f"Q (halt - continue): {record['q_halt']:.4f} - {record['q_continue']:.4f}")
+    if record["halts"]:
+        print("Halting." if not args.no_halt else "(the Q head says halt; running on: --no-halt)")
+
+
+def json_report(args, device, autocast_dtype, difficulty, puzzle, solution, solution_source, records) -> dict:
+    """The --json object: the run's settings, the puzzle and solution, every segment, and the outcome."""
+    final = records[-1]["board"]
+    valid = bool(validate_solution(puzzle, final))
+    segments = []
+    for record in records:
+        entry = {key: value for key, value in record.items() if key not in ("board", "changed_cells")}
+        entry.update(board=format_puzzle(record["board"]), changed=int(record["changed_cells"].sum()))
+        segments.append(entry)
+    return {
+        "checkpoint": str(args.checkpoint),
+        "device": str(device),
+        "precision": "bf16" if autocast_dtype is not None else "fp32",
+        "difficulty": difficulty.cli_name if difficulty is not None else None,
+        "seed": args.seed,
+        "puzzle": format_puzzle(puzzle),
+        "solution": format_puzzle(solution) if solution is not None else None,
+        "solution_source": solution_source,
+        "segments": segments,
+        "halted_at": next((r["segment"] for r in records if r["halts"]), None),
+        "solved": bool((final == solution).all()) if solution is not None else valid,
+        "valid_solution": valid,
+    }
 
 
 def main(argv=None) -> int:
@@ -122,79 +170,35 @@ def main(argv=None) -> int:
     except (ValueError, OSError) as error:
         print(f"infer: error: {error}", file=sys.stderr)
         return 2
+    # float32 by default even on CUDA: one puzzle is cheap, and float32 is the original's arithmetic.
     autocast_dtype = torch.bfloat16 if args.precision == "bf16" else None
     max_segments = args.max_segments or model.config.act.halt_max_steps
 
     if puzzle is None:
-        puzzle, solution = generate_sudoku(difficulty, rng=args.seed)
-        puzzle = np.asarray(puzzle, dtype=np.int8).reshape(9, 9)
-        solution = np.asarray(solution, dtype=np.int8).reshape(9, 9)
-        solution_note = None
+        puzzle, solution = generate_sudoku(difficulty, rng=args.seed)  # int8 [9, 9] each
+        solution_note, solution_source = None, "generator"
     else:
         solution, solution_note = reference_solution(puzzle)
+        solution_source = "solver" if solution is not None else None
 
-    color = sys.stdout.isatty()
-    records = []
-    previous = puzzle
     if not args.json:
         print("Puzzle:")
         print(board_to_string(puzzle))
         print("Solution:" if solution_note is None else f"Solution ({solution_note}):")
         if solution is not None:
             print(board_to_string(solution))
+    records = []
     for record in infer(model, puzzle, solution, max_segments, not args.no_halt, device, autocast_dtype):
-        board = record["board"]
-        changed = board != previous
-        previous = board
-        records.append({**record, "changed": int(changed.sum())})
-        if args.json:
-            continue
-        print(f"Segment {record['segment']}")
-        picture = board_to_string(board)
-        print(mark_cells(picture, changed, color) if args.show_changes else picture)
-        if solution is not None:
-            print(f"({record['correct']} / {record['blanks']})")
-        else:
-            print("(a valid solution)" if validate_solution(puzzle, board) else "(not a valid solution)")
-        print(f"Q (halt - continue): {record['q_halt']:.4f} - {record['q_continue']:.4f}")
-        if record["halts"]:
-            print("Halting." if not args.no_halt else "(the Q head says halt; running on: --no-halt)")
+        records.append(record)
+        if not args.json:
+            print_segment(record, puzzle, args)
 
-    final = records[-1]["board"]
-    solved = bool((final == solution).all()) if solution is not None else bool(validate_solution(puzzle, final))
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "checkpoint": str(args.checkpoint),
-                    "device": str(device),
-                    "precision": "bf16" if autocast_dtype is not None else "fp32",
-                    "difficulty": difficulty.cli_name if difficulty is not None else None,
-                    "seed": args.seed,
-                    "puzzle": format_puzzle(puzzle),
-                    "solution": format_puzzle(solution) if solution is not None else None,
-                    "solution_source": "generator" if solution_note is None else ("solver" if solution is not None else None),
-                    "segments": [
-                        {
-                            "segment": r["segment"],
-                            "board": format_puzzle(r["board"]),
-                            "correct": r["correct"],
-                            "blanks": r["blanks"],
-                            "changed": r["changed"],
-                            "q_halt": r["q_halt"],
-                            "q_continue": r["q_continue"],
-                            "halts": r["halts"],
-                        }
-                        for r in records
-                    ],
-                    "halted_at": next((r["segment"] for r in records if r["halts"]), None),
-                    "solved": solved,
-                    "valid_solution": bool(validate_solution(puzzle, final)),
-                }
-            )
-        )
+        report = json_report(args, device, autocast_dtype, difficulty, puzzle, solution, solution_source, records)
+        print(json.dumps(report))
     elif args.puzzle is not None:
-        print(f"Final board is a valid solution: {'yes' if validate_solution(puzzle, final) else 'no'}")
+        valid = validate_solution(puzzle, records[-1]["board"])
+        print(f"Final board is a valid solution: {'yes' if valid else 'no'}")
     return 0
 
 

@@ -25,7 +25,8 @@ METRIC_FIELDS = (
 def tiny_model(q_bias=(-5.0, -5.0)) -> HRMACTInner:
     torch.manual_seed(0)
     config = HRMACTModelConfig(
-        transformers=TransformerConfig(num_layers=1, hidden_size=32, num_heads=2), act=ACTConfig(halt_max_steps=MAX_STEPS)
+        transformers=TransformerConfig(num_layers=1, hidden_size=32, num_heads=2),
+        act=ACTConfig(halt_max_steps=MAX_STEPS),
     )
     model = HRMACTInner(config)
     with torch.no_grad():
@@ -118,7 +119,7 @@ def test_several_difficulties_are_broken_down(checkpoints):
 def test_text_report(checkpoints):
     result = evaluate(checkpoints["swift"], "--difficulty", "very-easy,easy", "--num", 2, "--segments", 1)
     assert result.returncode == 0, result.stderr
-    for text in ("Puzzles: 4 scored", "ACT halting", "solve rate", "cell accuracy", "Fixed budget (1 segments)",
+    for text in ("Scored: 4 puzzles", "ACT halting", "solve rate", "cell accuracy", "Fixed budget (1 segments)",
                  "puzzles/s", "Per difficulty:", "very-easy"):  # fmt: skip
         assert text in result.stdout, text
 

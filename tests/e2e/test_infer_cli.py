@@ -22,7 +22,8 @@ SEPARATOR = "+-------+-------+-------+"
 def tiny_model(q_bias=(-5.0, -5.0)) -> HRMACTInner:
     torch.manual_seed(0)
     config = HRMACTModelConfig(
-        transformers=TransformerConfig(num_layers=1, hidden_size=32, num_heads=2), act=ACTConfig(halt_max_steps=MAX_STEPS)
+        transformers=TransformerConfig(num_layers=1, hidden_size=32, num_heads=2),
+        act=ACTConfig(halt_max_steps=MAX_STEPS),
     )
     model = HRMACTInner(config)
     with torch.no_grad():
@@ -135,7 +136,8 @@ def test_halts_when_the_q_head_says_so(checkpoints):
 
 
 def test_no_halt_runs_every_segment(checkpoints, capsys):
-    code, out, _ = infer_in_process(capsys, checkpoints["halting"], "medium", "--seed", 1, "--device", "cpu", "--no-halt", "--json")
+    args = (checkpoints["halting"], "medium", "--seed", 1, "--device", "cpu", "--no-halt", "--json")
+    code, out, _ = infer_in_process(capsys, *args)
     assert code == 0
     report = json.loads(out)
     assert len(report["segments"]) == MAX_STEPS and report["halted_at"] == 1
@@ -169,7 +171,8 @@ def test_given_puzzle_is_scored_against_the_solvers_solution(checkpoints, capsys
 
 
 def test_puzzle_with_several_solutions_is_checked_for_validity(checkpoints, capsys):
-    code, out, _ = infer_in_process(capsys, checkpoints["native"], "--puzzle", "." * 81, "--device", "cpu", "--max-segments", 1)
+    args = (checkpoints["native"], "--puzzle", "." * 81, "--device", "cpu", "--max-segments", 1)
+    code, out, _ = infer_in_process(capsys, *args)
     assert code == 0
     assert "several solutions" in out
     assert re.search(r"^\(not a valid solution\)$", out, re.M)
@@ -204,7 +207,8 @@ def test_bad_checkpoint_path_exits_2_with_one_line(tmp_path):
         (lambda p, tmp: (p["native"],), "DIFFICULTY"),
         (lambda p, tmp: (p["native"], "easy", "--max-segments", 0), "--max-segments"),
     ],
-    ids=["missing-checkpoint", "not-safetensors", "unknown-difficulty", "malformed-puzzle", "both", "neither", "zero-segments"],
+    ids=["missing-checkpoint", "not-safetensors", "unknown-difficulty", "malformed-puzzle", "both", "neither",
+         "zero-segments"],  # fmt: skip
 )
 def test_bad_input_is_one_line_and_exit_code_2(checkpoints, tmp_path, capsys, make_args, expected):
     (tmp_path / "notes.txt").write_text("this is not a checkpoint\n")

@@ -106,7 +106,8 @@ def _parse_cells(text: str, where: str, what: str, allowed: frozenset) -> np.nda
     bad = next((char for char in text if char not in allowed), None)
     if bad is not None:
         expected = "digits 1-9" if allowed is _SOLUTION_CHARS else "digits 1-9 and '.' or '0' for empty cells"
-        raise PuzzleFileError(f"{where}: the {what} contains {bad!r} at cell {text.index(bad) + 1}; expected {expected}")
+        cell = text.index(bad) + 1
+        raise PuzzleFileError(f"{where}: the {what} contains {bad!r} at cell {cell}; expected {expected}")
     cells = np.frombuffer(text.replace(".", "0").encode("ascii"), dtype=np.uint8) - ord("0")
     return cells.astype(np.int8)
 
@@ -115,8 +116,9 @@ def _check_solution(puzzle: np.ndarray, solution: np.ndarray, where: str) -> Non
     given = puzzle != 0
     if (puzzle[given] != solution[given]).any():
         cell = int(np.flatnonzero(given & (puzzle != solution))[0])
+        row, column = cell // 9 + 1, cell % 9 + 1
         raise PuzzleFileError(
-            f"{where}: the solution disagrees with the puzzle's given {puzzle[cell]} at row {cell // 9 + 1}, column {cell % 9 + 1}"
+            f"{where}: the solution disagrees with the puzzle's given {puzzle[cell]} at row {row}, column {column}"
         )
     bad = np.bitwise_or.reduce(1 << (solution[_UNITS].astype(np.int32) - 1), axis=1) != 0x1FF
     if bad.any():

@@ -39,7 +39,10 @@ def random_puzzles(rows: int, seed: int = 1) -> torch.Tensor:
 
 
 def one_row_reference(model, row: torch.Tensor, act_max_steps: int, budget: int):
-    """Explicit loop over segments for a single puzzle, written without the library: (halt segment, halted by Q, ACT board, budget board)."""
+    """An explicit segment loop for one puzzle, written without the library.
+
+    Returns (halt segment, halted by Q, ACT board, budget board).
+    """
     init = model.initial_hidden_states
     hidden = HiddenStates(init.high_level.view(1, 1, HIDDEN), init.low_level.view(1, 1, HIDDEN))
     halt_segment, halted, act_board, budget_board = None, False, None, None
@@ -121,7 +124,7 @@ def test_evaluate_puzzles_batches_like_one_big_batch():
     puzzles = random_puzzles(12)
     seen = []
     batched = evaluate_puzzles(
-        model, puzzles.numpy().astype(np.int8), MAX_STEPS, 4, batch_size=5, device=torch.device("cpu"), on_batch=seen.append
+        model, puzzles.numpy().astype(np.int8), MAX_STEPS, 4, 5, torch.device("cpu"), on_batch=seen.append
     )
     whole = predict_with_act(model, puzzles, MAX_STEPS, 4)
     assert seen == [5, 5, 2]

@@ -22,6 +22,7 @@ from torch import nn
 from .modeling import HRMACTInner, HRMACTModelConfig, TransformerConfig
 from .modeling.linear import Linear
 from .modeling.rotary import RotaryPositionEmbedding
+from .modeling.swiglu import intermediate_size
 
 FORMAT = "hrm-act"
 FORMAT_VERSION = "1"
@@ -245,8 +246,17 @@ def _infer_swift_config(path: Path, tensors: dict[str, torch.Tensor]) -> HRMACTM
     if hidden < 1 or hidden % heads:
         raise CheckpointError(f"{path}: hidden size {hidden} is not divisible by {heads} attention heads")
 
+    # The SwiGLU width is read off the file: the compiled original rounds it down (512 for the
+    # defaults) where the reference rounds up (768); both kinds of file load.
+    gate_up = tensors.get("highLevelReasoner.blocks.0.mlp.gateUpProj.weight")
+    inter = None
+    if gate_up is not None and gate_up.dim() == 2 and gate_up.shape[1] % 2 == 0:
+        width = gate_up.shape[1] // 2
+        if width != intermediate_size(hidden, defaults.transformers.expansion):
+            inter = width
+
     # Cycles, expansion, norm epsilon, rope theta and the ACT settings: the original's defaults.
-    transformers = TransformerConfig(num_layers=layers, hidden_size=hidden, num_heads=heads)
+    transformers = TransformerConfig(num_layers=layers, hidden_size=hidden, num_heads=heads, intermediate_size=inter)
     return HRMACTModelConfig(seq_len=seq_len, vocab_size=vocab, transformers=transformers)
 
 

@@ -318,12 +318,24 @@ def test_many_missing_keys_are_counted(tmp_path):
     assert "missing 8 keys: highLevelReasoner.blocks.0" in message and "(+4 more)" in message
 
 
-def test_swift_width_that_the_default_expansion_cannot_produce(tmp_path):
+def test_swift_width_of_the_compiled_original_is_read_off_the_file(tmp_path):
+    # The compiled Swift program rounds the SwiGLU width down; a file of that width loads as such.
+    tensors = handmade_swift_tensors(make_model(tiny_config()))
+    for key in [k for k in tensors if k.endswith("gateUpProj.weight")]:
+        tensors[key] = torch.randn(96, 2 * 128)
+    for key in [k for k in tensors if k.endswith("downProj.weight")]:
+        tensors[key] = torch.randn(128, 96)
+    model = load_model(write_swift(tmp_path / "m.safetensors", tensors))
+    assert model.config.transformers.intermediate_size == 128
+    assert torch.equal(model.low_level_reasoner.blocks[1].mlp.down_proj.weight, tensors["lowLevelReasoner.blocks.1.mlp.downProj.weight"].T)
+
+
+def test_swift_widths_that_disagree_are_named(tmp_path):
     tensors = handmade_swift_tensors(make_model(tiny_config()))
     for key in [k for k in tensors if k.endswith("gateUpProj.weight")]:
         tensors[key] = torch.zeros(96, 1024)
     message = error_of(write_swift(tmp_path / "m.safetensors", tensors))
-    assert "highLevelReasoner.blocks.0.mlp.gateUpProj.weight has shape [96, 1024], expected [96, 512]" in message
+    assert "highLevelReasoner.blocks.0.mlp.downProj.weight has shape [256, 96], expected [512, 96]" in message
 
 
 def test_swift_hidden_size_not_divisible_by_heads(tmp_path):

@@ -24,6 +24,8 @@ class TransformerConfig:
     expansion: float = 4.0
     norm_epsilon: float = 1e-5
     rope_theta: float = 10000.0
+    # None: the reference's width (768 for the defaults). 512 reproduces the compiled Swift program.
+    intermediate_size: int | None = None
 
 
 @dataclass
@@ -81,7 +83,7 @@ class HRMACTBlock(nn.Module):
         self.self_attn = Attention(
             config.hidden_size, head_dim=config.hidden_size // config.num_heads, num_heads=config.num_heads
         )
-        self.mlp = SwiGLU(config.hidden_size, config.expansion)
+        self.mlp = SwiGLU(config.hidden_size, config.expansion, config.intermediate_size)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         x = rms_norm(x + self.self_attn(x, cos, sin), self.norm_epsilon)

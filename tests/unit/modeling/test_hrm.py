@@ -296,9 +296,9 @@ def test_gradient_flows_only_through_the_last_updates(high_cycles, low_cycles):
 
 
 def expected_counts(config: HRMACTModelConfig) -> tuple[int, int]:
-    """(total, in blocks) with the original's sizes; its findMultiple rounds down (Swift's `/` truncates)."""
+    """(total, in blocks): the width is int(expansion·H·2/3) rounded up to 256 unless the config names it."""
     hidden, vocab = config.transformers.hidden_size, config.vocab_size
-    inter = int(config.transformers.expansion * hidden * 2 / 3) // 256 * 256
+    inter = config.transformers.intermediate_size or -(int(config.transformers.expansion * hidden * 2 / 3) // -256) * 256
     block = hidden * 3 * hidden + hidden * hidden + hidden * 2 * inter + inter * hidden
     blocks = 2 * config.transformers.num_layers * block
     heads_and_embeddings = hidden + vocab * hidden + hidden * vocab + hidden * 2 + 2
@@ -309,10 +309,20 @@ def test_parameter_count_of_default_config():
     torch.manual_seed(0)
     model = HRMACTInner(HRMACTModelConfig())
     total, in_blocks = expected_counts(model.config)
-    assert (total, in_blocks) == (5_249_282, 5_242_880)
+    assert (total, in_blocks) == (6_822_146, 6_815_744)
     assert sum(p.numel() for p in model.parameters()) == total  # rotary tables excluded: they are buffers
     blocks = [m for name, m in model.named_modules() if name.endswith("_reasoner")]
     assert sum(p.numel() for m in blocks for p in m.parameters()) == in_blocks
+
+
+def test_parameter_count_with_the_compiled_swift_width():
+    torch.manual_seed(0)
+    config = HRMACTModelConfig()
+    config.transformers.intermediate_size = 512
+    model = HRMACTInner(config)
+    total, in_blocks = expected_counts(config)
+    assert (total, in_blocks) == (5_249_282, 5_242_880)
+    assert sum(p.numel() for p in model.parameters()) == total
 
 
 def test_parameter_count_outside_the_mlp():
@@ -409,6 +419,7 @@ def test_default_config_matches_the_original():
             "expansion": 4.0,
             "norm_epsilon": 1e-5,
             "rope_theta": 10000.0,
+            "intermediate_size": None,
         },
         "act": {"halt_max_steps": 16, "halt_exploration_probability": 0.1},
     }

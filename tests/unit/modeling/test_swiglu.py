@@ -23,24 +23,31 @@ def test_swift_division_helper():
     assert swift_find_multiple(85, 256) == 0
 
 
-def test_find_multiple_matches_swift_truncating_division():
-    mismatches = [
-        (a, b, find_multiple(a, b), swift_find_multiple(a, b))
-        for b in (1, 7, 256)
-        for a in range(1, 2000)
-        if find_multiple(a, b) != swift_find_multiple(a, b)
-    ]
-    assert not mismatches, f"{len(mismatches)} mismatches (a, b, port, original), first: {mismatches[:3]}"
+def test_find_multiple_rounds_up_as_the_reference_describes():
+    # Reference, section 2: int(4·256·2/3) = 682 → 768.
+    for b in (1, 7, 256):
+        for a in range(1, 2000):
+            m = find_multiple(a, b)
+            assert m % b == 0 and a <= m < a + b
 
 
-# (dim, expansion) -> the original's intermediate size: findMultiple(Int(expansion·dim·2/3), 256).
+# (dim, expansion) -> findMultiple(int(expansion·dim·2/3), 256) rounded up, the reference's width.
 @pytest.mark.parametrize(
-    "dim, expansion, inter", [(256, 4.0, 512), (384, 4.0, 1024), (32, 12.0, 256), (48, 8.0, 256), (576, 4.0, 1536)]
+    "dim, expansion, inter", [(256, 4.0, 768), (384, 4.0, 1024), (32, 12.0, 256), (48, 8.0, 256), (576, 4.0, 1536)]
 )
 def test_intermediate_size(dim, expansion, inter):
     mlp = SwiGLU(dim, expansion)
     assert mlp.gate_up_proj.weight.shape == (2 * inter, dim)
     assert mlp.down_proj.weight.shape == (dim, inter)
+
+
+def test_explicit_width_reproduces_the_compiled_swift_program():
+    # The Swift source's findMultiple truncates (Swift's `/`), giving 512 for the defaults.
+    inter = swift_find_multiple(int(4.0 * 256 * 2 / 3), 256)
+    mlp = SwiGLU(256, 4.0, inter)
+    assert inter == 512
+    assert mlp.gate_up_proj.weight.shape == (1024, 256)
+    assert mlp.down_proj.weight.shape == (256, 512)
 
 
 def reference(x, gate_weight, up_weight, down_weight):

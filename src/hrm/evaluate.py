@@ -60,6 +60,8 @@ def check_args(args) -> list[Difficulty]:
         raise ValueError("give the puzzles: --difficulty (with --num and --seed) or --file")
     if args.file is not None:
         return []
+    if args.limit is not None:
+        raise ValueError("--limit applies to --file; with --difficulty, --num sets how many puzzles")
     names = [name for name in args.difficulty.split(",") if name.strip()]
     if not names:
         raise ValueError("--difficulty is empty")

@@ -164,9 +164,10 @@ def test_csv_file(checkpoints, tmp_path, capsys):
         (lambda p, tmp: (p["native"], "--difficulty", "easy,legendary"), "very-easy"),
         (lambda p, tmp: (p["native"],), "--difficulty"),
         (lambda p, tmp: (p["native"], "--difficulty", "easy", "--batch-size", 0), "--batch-size"),
+        (lambda p, tmp: (p["native"], "--difficulty", "easy", "--limit", 3), "--limit applies to --file"),
     ],
     ids=["missing-checkpoint", "not-safetensors", "missing-file", "malformed-line", "empty-file", "unknown-difficulty",
-         "no-source", "zero-batch"],  # fmt: skip
+         "no-source", "zero-batch", "limit-without-file"],  # fmt: skip
 )
 def test_bad_input_is_one_line_and_exit_code_2(checkpoints, tmp_path, capsys, make_args, expected):
     (tmp_path / "bad.txt").write_text("this is not a puzzle\n")

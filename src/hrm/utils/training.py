@@ -1,0 +1,87 @@
+"""The loss of one segment (the original's `sudokuLoss`): masked cross-entropy plus the Q-learning halt loss.
+
+Written without any host-device synchronisation (no `.item()`, no branching on tensor
+values, no data-dependent shapes), so a whole training step can be captured by
+torch.compile or a CUDA graph.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..modeling import HiddenStates, HRMACTInner
+
+
+@dataclass
+class SegmentLoss:
+    loss: torch.Tensor  # 0-dim, output_loss + q_act_loss, with gradient
+    output_loss: torch.Tensor  # 0-dim, mean cross-entropy over empty cells
+    q_act_loss: torch.Tensor  # 0-dim
+    is_halted: torch.Tensor  # [B] bool, rows that stop after this segment
+    output_accuracy: torch.Tensor  # 0-dim, the original's avgOutputFullAccuracy (givens count as correct)
+    q_act_halt_accuracy: torch.Tensor  # 0-dim, how often (q_halt >= 0) predicts a solved row
+    hidden_states: HiddenStates  # detached, from the first forward
+    row_solved: torch.Tensor  # [B] bool, every blank predicted right: the Q-halt target
+
+
+def sudoku_loss(
+    model: HRMACTInner,
+    hidden_states: HiddenStates,
+    board_inputs: torch.Tensor,
+    board_targets: torch.Tensor,
+    segments: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> SegmentLoss:
+    """One segment for every row: the loss to minimise, which rows halt, and the logged accuracies.
+
+    board_inputs [B, 81] (0 = empty), board_targets [B, 81] digits, segments [B] segments already run.
+    Random draws (halting exploration) come from `generator`, on the inputs' device.
+    """
+    act = model.config.act
+    output = model(hidden_states, board_inputs)
+
+    # Float32 whatever the autocast dtype: the loss and the accuracies are reductions over many cells.
+    logits = output.output.float()  # [B, 81, vocab]
+    empty = board_inputs == 0
+    cell_loss = F.cross_entropy(logits.flatten(0, 1), board_targets.flatten(), reduction="none").view_as(board_targets)
+    output_loss = (cell_loss * empty).sum() / empty.sum()
+
+    cell_correct = (logits.argmax(dim=-1) == board_targets) | ~empty
+    row_solved = cell_correct.all(dim=-1)
+    output_accuracy = cell_correct.float().mean()
+
+    q_halt, q_continue = output.q_act_halt.float(), output.q_act_continue.float()
+    next_segments = segments + 1
+    # Strictly greater: the original forces a halt on the 17th segment in training (haltMaxSteps = 16),
+    # while its `infer` runs at most 16 segments.
+    is_last = next_segments > act.halt_max_steps
+    is_halted = is_last | (q_halt > q_continue)
+
+    # Exploration: with probability p a row must run more than min_halt ~ U{2..halt_max_steps} segments.
+    batch = board_inputs.shape[0]
+    explore = torch.rand(batch, generator=generator, device=board_inputs.device) < act.halt_exploration_probability
+    min_halt = torch.randint(2, act.halt_max_steps + 1, (batch,), generator=generator, device=board_inputs.device)
+    min_halt = torch.where(explore, min_halt, torch.zeros_like(min_halt))
+    is_halted = is_halted & (next_segments > min_halt)
+
+    # Q-learning target for "continue": the value of the next segment, seen from this segment's states.
+    with torch.no_grad():
+        following = model(output.hidden_states, board_inputs)
+        next_halt, next_continue = following.q_act_halt.float(), following.q_act_continue.float()
+        q_continue_target = torch.sigmoid(torch.where(is_last, next_halt, torch.maximum(next_halt, next_continue)))
+
+    halt_loss = F.binary_cross_entropy_with_logits(q_halt, row_solved.float(), reduction="none")
+    continue_loss = F.binary_cross_entropy_with_logits(q_continue, q_continue_target, reduction="none")
+    q_act_loss = ((halt_loss + continue_loss) / 2).mean()
+
+    return SegmentLoss(
+        loss=output_loss + q_act_loss,
+        output_loss=output_loss,
+        q_act_loss=q_act_loss,
+        is_halted=is_halted,
+        output_accuracy=output_accuracy,
+        q_act_halt_accuracy=((q_halt >= 0) == row_solved).float().mean(),
+        hidden_states=output.hidden_states,
+        row_solved=row_solved,
+    )

@@ -1,0 +1,167 @@
+"""sudoku_loss against an independent float64 computation written out with explicit loops."""
+
+import math
+
+import pytest
+import torch
+
+from src.hrm.modeling import ACTConfig, HiddenStates, HRMACTInner, HRMACTModelConfig, TransformerConfig
+from src.hrm.utils.training import sudoku_loss
+
+HIDDEN = 32
+
+
+def tiny_model(exploration=0.5, halt_max_steps=16, seed=0, cycles=2):
+    torch.manual_seed(seed)
+    config = HRMACTModelConfig(
+        high_level_cycles=cycles,
+        low_level_cycles=cycles,
+        transformers=TransformerConfig(num_layers=1, hidden_size=HIDDEN, num_heads=2),
+        act=ACTConfig(halt_max_steps=halt_max_steps, halt_exploration_probability=exploration),
+    )
+    model = HRMACTInner(config)
+    with torch.no_grad():  # a Q head that is not all zeros, so that halting varies across rows
+        model.q_act_head.weight.copy_(torch.randn(2, HIDDEN) * 0.5)
+        model.q_act_head.bias.copy_(torch.tensor([0.3, -0.2]))
+    return model
+
+
+def batch(model, rows=24, seed=1):
+    """Random boards; a third of the rows get targets equal to the model's own predictions (solved rows)."""
+    g = torch.Generator().manual_seed(seed)
+    targets = torch.randint(1, 10, (rows, 81), generator=g)
+    blanks = torch.rand(rows, 81, generator=g) < torch.linspace(0.02, 0.7, rows)[:, None]
+    inputs = torch.where(blanks, torch.zeros_like(targets), targets)
+    high = torch.randn(rows, 82, HIDDEN, generator=g)
+    low = torch.randn(rows, 82, HIDDEN, generator=g)
+    hidden = HiddenStates(high, low)
+    with torch.no_grad():
+        predicted = model(hidden, inputs).output.argmax(-1)
+    solved = torch.arange(rows) % 3 == 0
+    targets = torch.where(solved[:, None] & blanks, predicted.clamp(min=1), targets)
+    segments = torch.tensor([0, 3, 14, 15, 16, 7][:6] * (rows // 6))
+    return hidden, inputs, targets, segments
+
+
+def bce(x, y):
+    return max(x, 0.0) - x * y + math.log1p(math.exp(-abs(x)))
+
+
+def reference(model, hidden, inputs, targets, segments, explore, min_halt_draw):
+    """Float64, one cell and one row at a time."""
+    act = model.config.act
+    with torch.no_grad():
+        first = model(hidden, inputs)
+        second = model(first.hidden_states, inputs)
+    logits = first.output.double()
+    rows = inputs.shape[0]
+    total, count, correct_cells = 0.0, 0, 0
+    solved, halted, q_terms, q_correct = [], [], [], 0
+    for b in range(rows):
+        row_ok = True
+        for c in range(81):
+            z = logits[b, c].tolist()
+            t = int(targets[b, c])
+            given = int(inputs[b, c]) != 0
+            if not given:
+                total += math.log(sum(math.exp(v) for v in z)) - z[t]
+                count += 1
+            ok = given or max(range(len(z)), key=lambda k: z[k]) == t
+            correct_cells += ok
+            row_ok &= ok
+        solved.append(row_ok)
+        qh, qc = float(first.q_act_halt[b]), float(first.q_act_continue[b])
+        nxt = int(segments[b]) + 1
+        last = nxt > act.halt_max_steps
+        min_halt = int(min_halt_draw[b]) if bool(explore[b]) else 0
+        halted.append((last or qh > qc) and nxt > min_halt)
+        nh, nc = float(second.q_act_halt[b]), float(second.q_act_continue[b])
+        target = 1 / (1 + math.exp(-(nh if last else max(nh, nc))))
+        q_terms.append((bce(qh, float(row_ok)) + bce(qc, target)) / 2)
+        q_correct += (qh >= 0) == row_ok
+    output_loss = total / count
+    q_loss = sum(q_terms) / rows
+    return dict(
+        loss=output_loss + q_loss,
+        output_loss=output_loss,
+        q_act_loss=q_loss,
+        output_accuracy=correct_cells / (rows * 81),
+        q_act_halt_accuracy=q_correct / rows,
+        row_solved=solved,
+        is_halted=halted,
+    )
+
+
+def test_matches_float64_reference_with_the_same_draws():
+    model = tiny_model(exploration=0.5)
+    hidden, inputs, targets, segments = batch(model)
+    result = sudoku_loss(model, hidden, inputs, targets, segments, generator=torch.Generator().manual_seed(7))
+
+    # The exploration draws, in the documented order: one uniform per row, then one min_halt per row.
+    g = torch.Generator().manual_seed(7)
+    explore = torch.rand(len(segments), generator=g) < 0.5
+    min_halt = torch.randint(2, 17, (len(segments),), generator=g)
+    want = reference(model, hidden, inputs, targets, segments, explore, min_halt)
+
+    for name in ("loss", "output_loss", "q_act_loss", "output_accuracy", "q_act_halt_accuracy"):
+        assert getattr(result, name).dtype == torch.float32
+        assert float(getattr(result, name).detach()) == pytest.approx(want[name], rel=1e-5), name
+    assert result.row_solved.tolist() == want["row_solved"]
+    assert result.is_halted.tolist() == want["is_halted"]
+    # The batch must exercise every branch for this test to mean something.
+    assert 0 < sum(want["row_solved"]) < len(segments)
+    assert 0 < sum(want["is_halted"]) < len(segments)
+    assert torch.equal(result.hidden_states.high_level, model(hidden, inputs).hidden_states.high_level)
+
+
+def test_halt_is_forced_strictly_after_halt_max_steps():
+    model = tiny_model(exploration=0.0, halt_max_steps=16)
+    with torch.no_grad():  # the Q head never asks to halt
+        model.q_act_head.weight.zero_()
+        model.q_act_head.bias.copy_(torch.tensor([-5.0, 5.0]))
+    hidden, inputs, targets, _ = batch(model, rows=6)
+    segments = torch.tensor([0, 1, 14, 15, 16, 17])
+    result = sudoku_loss(model, hidden, inputs, targets, segments)
+    # Segment 16 (segments=15 already run) does not halt; the 17th does.
+    assert result.is_halted.tolist() == [False, False, False, False, True, True]
+
+
+def test_exploration_frequency_and_zero_probability_determinism():
+    rows = 600
+    model = tiny_model(exploration=0.5, cycles=1)  # one reasoner pass per forward: many rows stay cheap
+    with torch.no_grad():  # the Q head always asks to halt, so only exploration keeps rows running
+        model.q_act_head.weight.zero_()
+        model.q_act_head.bias.copy_(torch.tensor([5.0, -5.0]))
+    inputs = torch.zeros(rows, 81, dtype=torch.long)
+    targets = torch.ones(rows, 81, dtype=torch.long)
+    hidden = HiddenStates(*model.initial_hidden_states.__dict__.values())
+    hidden = HiddenStates(hidden.high_level.view(1, 1, -1), hidden.low_level.view(1, 1, -1))
+    segments = torch.tensor([0, 8])[torch.arange(rows) % 2]
+    result = sudoku_loss(model, hidden, inputs, targets, segments, generator=torch.Generator().manual_seed(3))
+    running = ~result.is_halted
+    # P(keep running) = p·P(min_halt > segments + 1 - 1) with min_halt uniform on {2..16}.
+    for seg, probability in ((0, 0.5), (8, 0.5 * 8 / 15)):
+        n = int((segments == seg).sum())
+        observed = int(running[segments == seg].sum())
+        sd = math.sqrt(n * probability * (1 - probability))
+        assert abs(observed - n * probability) < 5 * sd, (seg, observed, n * probability)
+
+    model.config.act.halt_exploration_probability = 0.0
+    few = slice(0, 40)
+    outcomes = {
+        tuple(
+            sudoku_loss(model, hidden, inputs[few], targets[few], segments[few], torch.Generator().manual_seed(s))
+            .is_halted.tolist()
+        )
+        for s in range(3)
+    }
+    assert outcomes == {(True,) * 40}
+
+
+def test_gradients_reach_trained_parameters_only():
+    model = tiny_model()
+    hidden, inputs, targets, segments = batch(model, rows=6)
+    sudoku_loss(model, hidden, inputs, targets, segments).loss.backward()
+    assert model.q_act_head.weight.grad is not None and model.q_act_head.weight.grad.dtype == torch.bfloat16
+    assert model.output_head.weight.grad.abs().sum() > 0
+    assert model.initial_hidden_states_params.high_level.grad is None

@@ -104,7 +104,11 @@ def load(grid, P, U):
 
 @njit(cache=True, nogil=True)
 def band_logic(P, U, seen):
-    """Permutation and hidden-single reasoning inside each band for planes changed since last time."""
+    """Permutation and hidden-single reasoning inside each band for planes changed since last time.
+
+    Returns -1 on a contradiction, else the number of digits placed.
+    """
+    placed = 0
     for d in range(9):
         for b in range(3):
             w = P[d, b]
@@ -113,7 +117,7 @@ def band_logic(P, U, seen):
             pattern = ROW_BOXES[w & 511] | (ROW_BOXES[(w >> 9) & 511] << 3) | (ROW_BOXES[w >> 18] << 6)
             allowed = PERMUTATIONS[pattern]
             if allowed == 0:
-                return False
+                return -1
             if allowed != pattern:
                 w &= SEGMENT_CELLS[allowed]
                 P[d, b] = w
@@ -121,15 +125,17 @@ def band_logic(P, U, seen):
                 x = w & (ROW_MASK[k] if k < 3 else BOX_MASK[k - 3])
                 if x & (x - 1) == 0 and x & U[b]:
                     if not place(P, U, d, b, lowest_bit(x)):
-                        return False
+                        return -1
+                    placed += 1
                     w = P[d, b]
             seen[d, b] = w
-    return True
+    return placed
 
 
 @njit(cache=True, nogil=True)
 def naked_singles(P, U):
-    """Place every open cell with a single candidate; False if an open cell has none."""
+    """Place every open cell with a single candidate; -1 if an open cell has none, else the number placed."""
+    placed = 0
     for b in range(3):
         u = U[b]
         once = 0
@@ -139,7 +145,7 @@ def naked_singles(P, U):
             twice |= once & x
             once |= x
         if u & ~once:
-            return False
+            return -1
         single = once & ~twice & u
         while single:
             p = lowest_bit(single)
@@ -148,29 +154,32 @@ def naked_singles(P, U):
             for e in range(9):
                 if P[e, b] & bit:
                     if not place(P, U, e, b, p):
-                        return False
+                        return -1
+                    placed += 1
                     break
-    return True
+    return placed
 
 
 @njit(cache=True, nogil=True)
 def stack_logic(P, U, seen):
-    """Column hidden singles and the permutation reasoning on columns x bands of each stack."""
+    """Column hidden singles and the permutation reasoning on columns x bands of each stack.
+
+    Returns -1 on a contradiction, else the number of changes made.
+    """
+    changed = 0
     for d in range(9):
         w0 = P[d, 0]
         w1 = P[d, 1]
         w2 = P[d, 2]
         if w0 == seen[d, 0] and w1 == seen[d, 1] and w2 == seen[d, 2]:
             continue
-        once = 0
+        once = w0 & 511
         twice = 0
-        for k in range(9):
-            w = w0 if k < 3 else (w1 if k < 6 else w2)
-            v = (w >> (9 * (k % 3))) & 511
+        for v in ((w0 >> 9) & 511, w0 >> 18, w1 & 511, (w1 >> 9) & 511, w1 >> 18, w2 & 511, (w2 >> 9) & 511, w2 >> 18):
             twice |= once & v
             once |= v
         if once != 511:
-            return False
+            return -1
         single = once & ~twice
         single |= (single << 9) | (single << 18)
         for b in range(3):
@@ -179,7 +188,8 @@ def stack_logic(P, U, seen):
                 p = lowest_bit(hits)
                 hits &= hits - 1
                 if not place(P, U, d, b, p):
-                    return False
+                    return -1
+                changed += 1
         w0 = P[d, 0]
         w1 = P[d, 1]
         w2 = P[d, 2]
@@ -190,38 +200,33 @@ def stack_logic(P, U, seen):
             pattern = ((c0 >> (3 * s)) & 7) | (((c1 >> (3 * s)) & 7) << 3) | (((c2 >> (3 * s)) & 7) << 6)
             allowed = PERMUTATIONS[pattern]
             if allowed == 0:
-                return False
+                return -1
             if allowed != pattern:
+                changed += 1
                 for b in range(3):
                     P[d, b] &= ~BOX_MASK[s] | (STACK_COLS[(allowed >> (3 * b)) & 7] << (3 * s))
         for b in range(3):
             seen[d, b] = P[d, b]
-    return True
+    return changed
 
 
 @njit(cache=True, nogil=True)
 def propagate(P, U, seen):
-    """Apply band logic and naked singles to a fixed point, then stack logic; False on a contradiction."""
+    """Band logic and naked singles to a fixed point, then stack logic, until nothing changes; False on a contradiction."""
     while True:
         while True:
-            if not band_logic(P, U, seen[0]):
+            placed = band_logic(P, U, seen[0])
+            if placed < 0:
                 return False
-            if not naked_singles(P, U):
+            naked = naked_singles(P, U)
+            if naked < 0:
                 return False
-            stable = True
-            for d in range(9):
-                for b in range(3):
-                    if P[d, b] != seen[0, d, b]:
-                        stable = False
-            if stable:
+            if placed == 0 and naked == 0:
                 break
-        if not stack_logic(P, U, seen[1]):
+        changed = stack_logic(P, U, seen[1])
+        if changed < 0:
             return False
-        for d in range(9):
-            for b in range(3):
-                if P[d, b] != seen[0, d, b]:
-                    stable = False
-        if stable:
+        if changed == 0:
             return True
 
 

@@ -371,7 +371,7 @@ def train(run: Run, options: RunOptions) -> Run:
     metrics = LaggedMetrics(options.device, len(METRICS) + len(COUNTERS))
     stop = _StopFlag()
     started = tick = time.monotonic()
-    start_puzzles, known_stage = run.queue.total_consumed(), int(run.curriculum.stage)
+    elapsed_at_start, start_puzzles, known_stage = run.elapsed, run.queue.total_consumed(), int(run.curriculum.stage)
     last_saved, told_last_stage = run.step, False
     pending = None  # the launched step whose metrics are still to be read: (step, slot, seconds waited, start time)
 
@@ -388,7 +388,8 @@ def train(run: Run, options: RunOptions) -> Run:
             "step": step, "loss": values["loss"], "output_loss": values["output_loss"], "q_act_loss": values["q_act_loss"],
             "accuracy": values["accuracy"], "q_act_accuracy": values["q_act_accuracy"], "stage": int(values["stage"]),
             "puzzles": puzzles, "halted": int(values["halted"]), "wait_fraction": waited / max(until - began, 1e-9),
-            "puzzles_per_second": (puzzles - start_puzzles) / max(until - started, 1e-9), "elapsed": run.elapsed,
+            "puzzles_per_second": (puzzles - start_puzzles) / max(until - started, 1e-9),
+            "elapsed": elapsed_at_start + until - started,
         })  # fmt: skip
         if values["graduated"]:
             known_stage = int(values["stage"])

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..modeling import HiddenStates
 from .curriculum import TRAINING_DIFFICULTIES
@@ -104,14 +103,15 @@ class PuzzleQueue:
         sampling; halted rows of one difficulty take consecutive queue slots.
         """
         kinds = probabilities.shape[0]
+        kind_ids = torch.arange(kinds, device=halted.device)
         uniform = torch.rand(halted.shape[0], generator=generator, device=halted.device)
         cdf = probabilities.cumsum(0)
         difficulty = (uniform[:, None] >= cdf[None, :]).sum(1)
         # A cdf that rounds to just below 1 must not send a draw to a trailing difficulty of probability 0.
-        last_possible = torch.where(probabilities > 0, torch.arange(kinds, device=halted.device), 0).max()
+        last_possible = torch.where(probabilities > 0, kind_ids, 0).max()
         difficulty = torch.minimum(difficulty, last_possible)
 
-        chosen = F.one_hot(difficulty, kinds) * halted[:, None].long()  # [B, kinds]
+        chosen = ((difficulty[:, None] == kind_ids) & halted[:, None]).long()  # [B, kinds], one-hot of halted rows
         rank = (chosen.cumsum(0) - chosen).gather(1, difficulty[:, None]).squeeze(1)  # earlier halted rows of the same kind
         slot = (self.consumed[difficulty] + rank) % self.capacity
         self.consumed.add_(chosen.sum(0))

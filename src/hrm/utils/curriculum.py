@@ -54,7 +54,7 @@ class Curriculum:
 
     def probabilities(self) -> torch.Tensor:
         """The current stage's difficulty probabilities, [4] on the device."""
-        return self.table[self.stage]
+        return self.table.index_select(0, self.stage.view(1)).squeeze(0)  # a tensor index, not .item(): no sync
 
     def update(self, accuracy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Record one step's avgOutputFullAccuracy; returns (graduated, ready) as 0-dim bool tensors.

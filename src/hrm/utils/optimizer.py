@@ -74,7 +74,8 @@ class MLXAdamW(torch.optim.Optimizer):
                 torch._foreach_add_(exp_avg_sqs, scaled_squares)
                 # p = p − (lr·m) / (√v + eps)
                 denominators = torch._foreach_sqrt(exp_avg_sqs)
-                torch._foreach_add_(denominators, s["eps"])
+                # A list of 0-dim tensors: the single-Tensor overload of _foreach_add_ reads it back on CUDA (a sync).
+                torch._foreach_add_(denominators, [s["eps"]] * len(denominators))
                 updates = torch._foreach_mul(exp_avgs, s["lr"])
                 torch._foreach_div_(updates, denominators)
                 torch._foreach_sub_(params, updates)

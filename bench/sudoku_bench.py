@@ -108,7 +108,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=numba.config.NUMBA_NUM_THREADS, help="threads for 'all cores'")
     args = parser.parse_args()
     print(f"CPU cores: {os.cpu_count()}, numba threads: {numba.config.NUMBA_NUM_THREADS}")
-    generate_batch([Difficulty.EASY] * 4, seed=0, workers=2)  # compile (or load from cache) before timing
+    for workers in (1, 2):  # compile (or load from the cache) the serial and the parallel kernel before timing
+        generate_batch([Difficulty.EASY] * 4, seed=0, workers=workers)
     solve_batch(np.zeros((1, 81), dtype=np.int8))
     count_solutions_batch(np.zeros((1, 81), dtype=np.int8))
     print(f"numba threading layer: {numba.threading_layer()}\n")

@@ -77,12 +77,11 @@ def fill_grid(grid, state):
 @njit(cache=True, nogil=True)
 def blank_keeps_unique(puzzle, cell, value, ws, solution_scratch, guesses):
     """True if the uniquely solvable puzzle, with `cell` (holding `value`) blanked, still has one solution."""
-    P, U, seen, stack_P, stack_U, branch = ws
+    board, stack, branch = ws
     puzzle[cell] = 0
-    load(puzzle, P, U)
-    b, p = cell // 27, cell % 27
-    P[value - 1, b] &= ~(np.int64(1) << p)
-    unique = search(P, U, seen, stack_P, stack_U, branch, 1, solution_scratch, guesses) == 0
+    load(puzzle, board)
+    board[3 * (value - 1) + cell // 27] &= ~(np.int64(1) << (cell % 27))
+    unique = search(board, stack, branch, 1, solution_scratch, guesses) == 0
     puzzle[cell] = value
     return unique
 
@@ -145,12 +144,15 @@ def generate_stream(difficulties, seed, stream: int, start: int, workers: int | 
         generate_serial(codes, base, stream, start, puzzles, solutions)
         return puzzles, solutions
     with _PARALLEL_LOCK:
-        previous = numba.get_num_threads()
+        previous_threads = numba.get_num_threads()
+        # Puzzle costs vary: small chunks handed out dynamically keep every thread busy to the end.
+        previous_chunk = numba.set_parallel_chunksize(max(1, len(codes) // (threads * 16)))
         numba.set_num_threads(threads)
         try:
             generate_parallel(codes, base, stream, start, puzzles, solutions)
         finally:
-            numba.set_num_threads(previous)
+            numba.set_num_threads(previous_threads)
+            numba.set_parallel_chunksize(previous_chunk)
     return puzzles, solutions
 
 

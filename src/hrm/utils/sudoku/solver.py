@@ -1,8 +1,12 @@
 """Bitmask Sudoku solver on digit planes: singles, band and stack logic, guided backtracking.
 
-The board is kept as 27 position masks P[d, b]: bit p (0..26, row-major inside the band)
-is set where digit d + 1 may still stand in band b (rows 3b..3b+2). U[b] marks the open
-cells of band b. A placed digit keeps its own bit and loses its row, column and box peers.
+The board is one int64 array. board[3 * d + b] is the plane of digit d + 1 in band b
+(rows 3b..3b+2): bit p (0..26, row-major inside the band) is set where the digit may still
+stand. board[OPEN + b] marks the open cells of band b. A placed digit keeps its own bit
+and loses its row, column and box peers. Behind these 30 masks, the planes as band logic
+and as stack logic last saw them let each step skip what has not changed. (One array
+rather than several: every array handed to a numba function costs a pair of atomic
+reference-count updates, a tenth of the solver's time when it was three arrays.)
 
 Propagation, to a fixed point:
 - band logic: inside a band each digit occupies one cell per row and per box, so its
@@ -12,13 +16,17 @@ Propagation, to a fixed point:
 - naked singles: an open cell with one candidate;
 - stack logic and column hidden singles, the same reasoning on columns x bands.
 When that stalls, the search branches on a two-candidate cell with the most open peers
-and keeps one copy of the 27 masks per level in fixed-size arrays (no allocation).
+and keeps one copy of the board per level in fixed-size arrays (no allocation).
 """
 
 import numpy as np
 from numba import njit
 
 FULL = (1 << 27) - 1
+OPEN = 27  # board[OPEN + b]: open cells of band b
+BOARD = 30
+SEEN_BAND = 30  # board[SEEN_BAND + plane]: the plane as band logic last saw it
+SEEN_STACK = 57  # and as stack logic last saw it
 MAX_DEPTH = 81
 
 
@@ -62,86 +70,84 @@ def pop27(x):
 
 @njit(cache=True, nogil=True)
 def workspace():
-    """Board planes, open cells, fixed-point markers and the per-level backtracking arrays."""
-    P = np.empty((9, 3), dtype=np.int64)
-    U = np.empty(3, dtype=np.int64)
-    seen = np.empty((2, 9, 3), dtype=np.int64)
-    stack_P = np.empty((MAX_DEPTH, 9, 3), dtype=np.int64)
-    stack_U = np.empty((MAX_DEPTH, 3), dtype=np.int64)
+    """The board (with its seen-markers) and the per-level backtracking arrays."""
+    board = np.empty(BOARD + 54, dtype=np.int64)  # the board, then the planes as band and stack logic last saw them
+    stack = np.empty((MAX_DEPTH, BOARD), dtype=np.int64)  # the board at each branch level
     branch = np.empty((MAX_DEPTH, 2), dtype=np.int64)  # branch cell, untried digits
-    return P, U, seen, stack_P, stack_U, branch
+    return board, stack, branch
 
 
 @njit(cache=True, nogil=True)
-def place(P, U, d, b, p):
+def place(board, d, b, p):
     """Put digit d + 1 at bit p of band b; False if it is no longer a candidate there."""
     bit = np.int64(1) << p
-    if not P[d, b] & bit:
+    plane = 3 * d + b
+    if not board[plane] & bit:
         return False
-    P[d, b] = (P[d, b] & ~BAND_PEERS[p]) | bit
+    board[plane] = (board[plane] & ~BAND_PEERS[p]) | bit
     col = COL_MASK[p % 9]
     for b2 in range(3):
         if b2 != b:
-            P[d, b2] &= ~col
+            board[3 * d + b2] &= ~col
     for e in range(9):
         if e != d:
-            P[e, b] &= ~bit
-    U[b] &= ~bit
+            board[3 * e + b] &= ~bit
+    board[OPEN + b] &= ~bit
     return True
 
 
 @njit(cache=True, nogil=True)
-def load(grid, P, U):
-    """Set up the planes for an 81-cell grid of givens; False if two givens clash."""
-    P[:] = FULL
-    U[:] = FULL
+def load(grid, board):
+    """Set up the board for an 81-cell grid of givens; False if two givens clash."""
+    for k in range(BOARD):
+        board[k] = FULL
     for cell in range(81):
         v = grid[cell]
-        if v != 0 and not place(P, U, v - 1, cell // 27, cell % 27):
+        if v != 0 and not place(board, v - 1, cell // 27, cell % 27):
             return False
     return True
 
 
 @njit(cache=True, nogil=True)
-def band_logic(P, U, seen):
+def band_logic(board):
     """Permutation and hidden-single reasoning inside each band for planes changed since last time.
 
     Returns -1 on a contradiction, else the number of digits placed.
     """
     placed = 0
-    for d in range(9):
-        for b in range(3):
-            w = P[d, b]
-            if w == seen[d, b]:
-                continue
-            pattern = ROW_BOXES[w & 511] | (ROW_BOXES[(w >> 9) & 511] << 3) | (ROW_BOXES[w >> 18] << 6)
-            allowed = PERMUTATIONS[pattern]
-            if allowed == 0:
-                return -1
-            if allowed != pattern:
-                w &= SEGMENT_CELLS[allowed]
-                P[d, b] = w
-            for k in range(6):
-                x = w & (ROW_MASK[k] if k < 3 else BOX_MASK[k - 3])
-                if x & (x - 1) == 0 and x & U[b]:
-                    if not place(P, U, d, b, lowest_bit(x)):
-                        return -1
-                    placed += 1
-                    w = P[d, b]
-            seen[d, b] = w
+    for plane in range(27):
+        w = board[plane]
+        if w == board[SEEN_BAND + plane]:
+            continue
+        d, b = plane // 3, plane % 3
+        pattern = ROW_BOXES[w & 511] | (ROW_BOXES[(w >> 9) & 511] << 3) | (ROW_BOXES[w >> 18] << 6)
+        allowed = PERMUTATIONS[pattern]
+        if allowed == 0:
+            return -1
+        if allowed != pattern:
+            w &= SEGMENT_CELLS[allowed]
+            board[plane] = w
+        for k in range(6):
+            x = w & (ROW_MASK[k] if k < 3 else BOX_MASK[k - 3])
+            if x & (x - 1) == 0 and x & board[OPEN + b]:
+                if not place(board, d, b, lowest_bit(x)):
+                    return -1
+                placed += 1
+                w = board[plane]
+        board[SEEN_BAND + plane] = w
     return placed
 
 
 @njit(cache=True, nogil=True)
-def naked_singles(P, U):
+def naked_singles(board):
     """Place every open cell with a single candidate; -1 if an open cell has none, else the number placed."""
     placed = 0
     for b in range(3):
-        u = U[b]
+        u = board[OPEN + b]
         once = 0
         twice = 0
         for e in range(9):
-            x = P[e, b] & u
+            x = board[3 * e + b] & u
             twice |= once & x
             once |= x
         if u & ~once:
@@ -152,8 +158,8 @@ def naked_singles(P, U):
             single &= single - 1
             bit = np.int64(1) << p
             for e in range(9):
-                if P[e, b] & bit:
-                    if not place(P, U, e, b, p):
+                if board[3 * e + b] & bit:
+                    if not place(board, e, b, p):
                         return -1
                     placed += 1
                     break
@@ -161,17 +167,17 @@ def naked_singles(P, U):
 
 
 @njit(cache=True, nogil=True)
-def stack_logic(P, U, seen):
+def stack_logic(board):
     """Column hidden singles and the permutation reasoning on columns x bands of each stack.
 
     Returns -1 on a contradiction, else the number of changes made.
     """
     changed = 0
     for d in range(9):
-        w0 = P[d, 0]
-        w1 = P[d, 1]
-        w2 = P[d, 2]
-        if w0 == seen[d, 0] and w1 == seen[d, 1] and w2 == seen[d, 2]:
+        w0 = board[3 * d]
+        w1 = board[3 * d + 1]
+        w2 = board[3 * d + 2]
+        if w0 == board[SEEN_STACK + 3 * d] and w1 == board[SEEN_STACK + 3 * d + 1] and w2 == board[SEEN_STACK + 3 * d + 2]:
             continue
         once = w0 & 511
         twice = 0
@@ -183,16 +189,16 @@ def stack_logic(P, U, seen):
         single = once & ~twice
         single |= (single << 9) | (single << 18)
         for b in range(3):
-            hits = single & P[d, b] & U[b]
+            hits = single & board[3 * d + b] & board[OPEN + b]
             while hits:
                 p = lowest_bit(hits)
                 hits &= hits - 1
-                if not place(P, U, d, b, p):
+                if not place(board, d, b, p):
                     return -1
                 changed += 1
-        w0 = P[d, 0]
-        w1 = P[d, 1]
-        w2 = P[d, 2]
+        w0 = board[3 * d]
+        w1 = board[3 * d + 1]
+        w2 = board[3 * d + 2]
         c0 = (w0 | (w0 >> 9) | (w0 >> 18)) & 511
         c1 = (w1 | (w1 >> 9) | (w1 >> 18)) & 511
         c2 = (w2 | (w2 >> 9) | (w2 >> 18)) & 511
@@ -204,26 +210,26 @@ def stack_logic(P, U, seen):
             if allowed != pattern:
                 changed += 1
                 for b in range(3):
-                    P[d, b] &= ~BOX_MASK[s] | (STACK_COLS[(allowed >> (3 * b)) & 7] << (3 * s))
+                    board[3 * d + b] &= ~BOX_MASK[s] | (STACK_COLS[(allowed >> (3 * b)) & 7] << (3 * s))
         for b in range(3):
-            seen[d, b] = P[d, b]
+            board[SEEN_STACK + 3 * d + b] = board[3 * d + b]
     return changed
 
 
 @njit(cache=True, nogil=True)
-def propagate(P, U, seen):
+def propagate(board):
     """Band logic and naked singles to a fixed point, then stack logic, until nothing changes; False on a contradiction."""
     while True:
         while True:
-            placed = band_logic(P, U, seen[0])
+            placed = band_logic(board)
             if placed < 0:
                 return False
-            naked = naked_singles(P, U)
+            naked = naked_singles(board)
             if naked < 0:
                 return False
             if placed == 0 and naked == 0:
                 break
-        changed = stack_logic(P, U, seen[1])
+        changed = stack_logic(board)
         if changed < 0:
             return False
         if changed == 0:
@@ -231,17 +237,17 @@ def propagate(P, U, seen):
 
 
 @njit(cache=True, nogil=True)
-def choose_cell(P, U):
+def choose_cell(board):
     """The open cell to branch on: two candidates and the most open peers; -1 when the grid is full."""
     best = -1
     best_score = -1
     for b in range(3):
-        u = U[b]
+        u = board[OPEN + b]
         once = 0
         twice = 0
         thrice = 0
         for e in range(9):
-            x = P[e, b] & u
+            x = board[3 * e + b] & u
             thrice |= twice & x
             twice |= once & x
             once |= x
@@ -250,25 +256,25 @@ def choose_cell(P, U):
             p = lowest_bit(pairs)
             pairs &= pairs - 1
             col = COL_MASK[p % 9]
-            score = pop27(U[b] & (BAND_PEERS[p] | col))
+            score = pop27(u & (BAND_PEERS[p] | col))
             for b2 in range(3):
                 if b2 != b:
-                    score += pop27(U[b2] & col)
+                    score += pop27(board[OPEN + b2] & col)
             if score > best_score:
                 best_score = score
                 best = b * 27 + p
-    if best >= 0 or (U[0] | U[1] | U[2]) == 0:
+    if best >= 0 or (board[OPEN] | board[OPEN + 1] | board[OPEN + 2]) == 0:
         return best
     # No two-candidate cell: fall back to the fewest candidates.
     best_n = 10
     for b in range(3):
-        u = U[b]
+        u = board[OPEN + b]
         while u:
             p = lowest_bit(u)
             u &= u - 1
             n = 0
             for e in range(9):
-                n += (P[e, b] >> p) & 1
+                n += (board[3 * e + b] >> p) & 1
             if n < best_n:
                 best_n = n
                 best = b * 27 + p
@@ -276,34 +282,34 @@ def choose_cell(P, U):
 
 
 @njit(cache=True, nogil=True)
-def search(P, U, seen, stack_P, stack_U, branch, limit, solution, guesses):
-    """Count solutions up to `limit` from loaded planes; the first goes to `solution`, guesses[0] counts tentative placements."""
-    seen[:] = -1
+def search(board, stack, branch, limit, solution, guesses):
+    """Count solutions up to `limit` from a loaded board; the first goes to `solution`, guesses[0] counts tentative placements."""
+    for k in range(27):
+        board[SEEN_BAND + k] = -1
+        board[SEEN_STACK + k] = -1
     count = 0
     depth = 0
-    ok = propagate(P, U, seen)
+    ok = propagate(board)
     while True:
         if ok:
-            cell = choose_cell(P, U)
+            cell = choose_cell(board)
             if cell < 0:
                 if count == 0:
-                    for d in range(9):
-                        for b in range(3):
-                            w = P[d, b]
-                            while w:
-                                solution[b * 27 + lowest_bit(w)] = d + 1
-                                w &= w - 1
+                    for plane in range(27):
+                        w = board[plane]
+                        while w:
+                            solution[(plane % 3) * 27 + lowest_bit(w)] = plane // 3 + 1
+                            w &= w - 1
                 count += 1
                 if count >= limit:
                     return count
             else:
-                b = cell // 27
-                p = cell % 27
+                b, p = cell // 27, cell % 27
                 digits = 0
                 for e in range(9):
-                    digits |= ((P[e, b] >> p) & 1) << e
-                stack_P[depth] = P
-                stack_U[depth] = U
+                    digits |= ((board[3 * e + b] >> p) & 1) << e
+                for k in range(BOARD):
+                    stack[depth, k] = board[k]
                 branch[depth, 0] = cell
                 branch[depth, 1] = digits
                 depth += 1
@@ -313,33 +319,34 @@ def search(P, U, seen, stack_P, stack_U, branch, limit, solution, guesses):
             return count
         digits = branch[depth - 1, 1]
         branch[depth - 1, 1] = digits & (digits - 1)
-        P[:] = stack_P[depth - 1]
-        U[:] = stack_U[depth - 1]
-        # The saved planes are a fixed point: only what the guess changes needs another look.
-        seen[0] = P
-        seen[1] = P
+        # The saved board is a fixed point: only what the guess changes needs another look.
+        for k in range(BOARD):
+            board[k] = stack[depth - 1, k]
+        for k in range(27):
+            board[SEEN_BAND + k] = board[k]
+            board[SEEN_STACK + k] = board[k]
         cell = branch[depth - 1, 0]
         guesses[0] += 1
-        ok = place(P, U, lowest_bit(digits), cell // 27, cell % 27) and propagate(P, U, seen)
+        ok = place(board, lowest_bit(digits), cell // 27, cell % 27) and propagate(board)
 
 
 @njit(cache=True, nogil=True)
 def count_into(grid, limit, solution, guesses):
     """Count the solutions of an 81-cell grid up to `limit`; the first solution is written to `solution`."""
-    P, U, seen, stack_P, stack_U, branch = workspace()
-    if not load(grid, P, U):
+    board, stack, branch = workspace()
+    if not load(grid, board):
         return 0
-    return search(P, U, seen, stack_P, stack_U, branch, limit, solution, guesses)
+    return search(board, stack, branch, limit, solution, guesses)
 
 
 @njit(cache=True, nogil=True)
 def count_many(grids, limit, solutions, counts, guesses):
     """count_into for each row of grids [N, 81], sharing one workspace."""
-    P, U, seen, stack_P, stack_U, branch = workspace()
+    board, stack, branch = workspace()
     for i in range(grids.shape[0]):
         counts[i] = 0
-        if load(grids[i], P, U):
-            counts[i] = search(P, U, seen, stack_P, stack_U, branch, limit, solutions[i], guesses[i:i + 1])
+        if load(grids[i], board):
+            counts[i] = search(board, stack, branch, limit, solutions[i], guesses[i:i + 1])
 
 
 def as_cells(grid) -> np.ndarray:

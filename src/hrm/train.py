@@ -37,7 +37,7 @@ from .utils.curriculum import LAST_STAGE, STAGE_PROBABILITIES, TRAINING_DIFFICUL
 from .utils.inference import pick_device
 from .utils.optimizer import OPTIMIZERS, build_optimizer
 from .utils.sudoku import Difficulty, PuzzleSupply
-from .utils.training import sudoku_loss
+from .utils.training import exploration_draws, segment_loss
 
 CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)\.safetensors$")
 METRICS = ("loss", "output_loss", "q_act_loss", "accuracy", "q_act_accuracy", "halted", "stage", "graduated", "ready")
@@ -79,6 +79,7 @@ class RunOptions:
     out_dir: Path
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     precision: str = "fp32"  # "fp32" or "bf16" (autocast)
+    compile: bool = False  # torch.compile the segment loss (forward, second forward, loss; backward through AOTAutograd)
     max_steps: int | None = None
     max_minutes: float | None = None
     checkpoint_every: int = 250
@@ -131,14 +132,17 @@ def train_step(
     queue: PuzzleQueue,
     generator: torch.Generator,
     autocast: Autocast,
+    loss_fn=segment_loss,
 ) -> torch.Tensor:
     """One segment for every carried row: loss, backward, update, replace halted rows, curriculum.
 
     Pure tensor work with no host synchronisation; returns the step's metrics and the queue
     counters as one float64 vector (METRICS + COUNTERS) for the host to read later.
     """
+    # Drawn outside `loss_fn` so that a compiled one holds no generator; same draws as sudoku_loss.
+    explore_draw, min_halt_draw = exploration_draws(model, carry.inputs.shape[0], carry.inputs.device, generator)
     with autocast():
-        result = sudoku_loss(model, carry.hidden_states, carry.inputs, carry.targets, carry.segments, generator)
+        result = loss_fn(model, carry.hidden_states, carry.inputs, carry.targets, carry.segments, explore_draw, min_halt_draw)
     result.loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
@@ -367,6 +371,7 @@ def _truncate_metrics(path: Path, last_step: int) -> None:
 def train(run: Run, options: RunOptions) -> Run:
     """Run steps until a limit or Ctrl-C, logging each and checkpointing at step 1 and every `checkpoint_every`."""
     autocast = Autocast(options.device.type, torch.bfloat16 if options.precision == "bf16" else None)
+    loss_fn = compiled_segment_loss() if options.compile else segment_loss
     reporter = Reporter(options.out_dir, options.log_format, run.step, options.max_steps)
     metrics = LaggedMetrics(options.device, len(METRICS) + len(COUNTERS))
     stop = _StopFlag()
@@ -403,7 +408,7 @@ def train(run: Run, options: RunOptions) -> Run:
         while not stop.requested and not _limit_reached(run, options, started):
             began = time.monotonic()
             waited = run.queue.ensure(_needed_kinds(known_stage))
-            vector = train_step(run.model, run.optimizer, run.carry, run.curriculum, run.queue, run.generator, autocast)
+            vector = train_step(run.model, run.optimizer, run.carry, run.curriculum, run.queue, run.generator, autocast, loss_fn)
             run.step += 1
             slot = metrics.send(vector)
             now = time.monotonic()
@@ -428,6 +433,23 @@ def train(run: Run, options: RunOptions) -> Run:
         stop.restore()
         reporter.close()
     return run
+
+
+def compiled_segment_loss():
+    """torch.compile'd segment loss that falls back to eager, with one warning, if compiling fails."""
+    compiled = torch.compile(segment_loss)
+    state = {"fn": compiled}
+
+    def loss_fn(*args):
+        if state["fn"] is compiled:
+            try:
+                return compiled(*args)
+            except Exception as err:  # a compiler failure must not end a training run
+                tqdm.write(f"warning: torch.compile failed ({type(err).__name__}: {str(err).splitlines()[0][:200]}); running eager")
+                state["fn"] = segment_loss
+        return state["fn"](*args)
+
+    return loss_fn
 
 
 def _limit_reached(run: Run, options: RunOptions, started: float) -> bool:
@@ -519,6 +541,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     run.add_argument("--checkpoint-every", type=_positive_int, default=250, help="checkpoint period in steps, besides step 1 (default: 250)")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA when available")
     run.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto", help="auto: bf16 autocast on CUDA, fp32 on the CPU")
+    run.add_argument("--compile", choices=("auto", "on", "off"), default="auto", help="torch.compile the segment (auto: on CUDA)")
     run.add_argument("--workers", type=_positive_int, help="puzzle generator threads (default: all cores)")
     run.add_argument("--log-format", choices=("bar", "swift", "jsonl", "none"), default="bar",
                      help="console output: progress bar, the original's per-step lines, JSON lines, or nothing")
@@ -594,6 +617,7 @@ def main(argv=None) -> int:
     options = RunOptions(
         out_dir=out_dir, device=device, precision=precision, max_steps=args.max_steps, max_minutes=args.max_minutes,
         checkpoint_every=args.checkpoint_every, workers=args.workers, log_format=args.log_format,
+        compile=args.compile == "on" or (args.compile == "auto" and device.type == "cuda"),
     )  # fmt: skip
 
     run = None

@@ -38,6 +38,28 @@ def sudoku_loss(
     board_inputs [B, 81] (0 = empty), board_targets [B, 81] digits, segments [B] segments already run.
     Random draws (halting exploration) come from `generator`, on the inputs' device.
     """
+    explore_draw, min_halt_draw = exploration_draws(model, board_inputs.shape[0], board_inputs.device, generator)
+    return segment_loss(model, hidden_states, board_inputs, board_targets, segments, explore_draw, min_halt_draw)
+
+
+def exploration_draws(model: HRMACTInner, batch: int, device, generator: torch.Generator | None = None):
+    """The exploration's random draws: a uniform per row, and a candidate minimum from {2..halt_max_steps}."""
+    act = model.config.act
+    explore_draw = torch.rand(batch, generator=generator, device=device)
+    min_halt_draw = torch.randint(2, act.halt_max_steps + 1, (batch,), generator=generator, device=device)
+    return explore_draw, min_halt_draw
+
+
+def segment_loss(
+    model: HRMACTInner,
+    hidden_states: HiddenStates,
+    board_inputs: torch.Tensor,
+    board_targets: torch.Tensor,
+    segments: torch.Tensor,
+    explore_draw: torch.Tensor,
+    min_halt_draw: torch.Tensor,
+) -> SegmentLoss:
+    """`sudoku_loss` with its random draws given: free of generators, so torch.compile takes it whole."""
     act = model.config.act
     output = model(hidden_states, board_inputs)
 
@@ -59,10 +81,8 @@ def sudoku_loss(
     is_halted = is_last | (q_halt > q_continue)
 
     # Exploration: with probability p a row must run more than min_halt ~ U{2..halt_max_steps} segments.
-    batch = board_inputs.shape[0]
-    explore = torch.rand(batch, generator=generator, device=board_inputs.device) < act.halt_exploration_probability
-    min_halt = torch.randint(2, act.halt_max_steps + 1, (batch,), generator=generator, device=board_inputs.device)
-    min_halt = torch.where(explore, min_halt, torch.zeros_like(min_halt))
+    explore = explore_draw < act.halt_exploration_probability
+    min_halt = torch.where(explore, min_halt_draw, torch.zeros_like(min_halt_draw))
     is_halted = is_halted & (next_segments > min_halt)
 
     # Q-learning target for "continue": the value of the next segment, seen from this segment's states.

@@ -163,7 +163,7 @@ def new_run(config: TrainConfig, device: torch.device, workers: int | None = Non
     """A fresh run: the model drawn from torch.manual_seed(seed), every carried row on a fresh puzzle."""
     torch.manual_seed(config.seed)
     model = HRMACTInner(config.model).to(device)
-    run = _assemble(config, model, device, PuzzleSupply(config.seed, workers=workers))
+    run = _assemble(config, model, device, _supply(config, workers))
     run.supply.set_demand(_demand(config.curriculum.start_stage))
     run.queue.ensure(_needed_kinds(config.curriculum.start_stage))
     everyone = torch.ones(config.batch_size, dtype=torch.bool, device=device)
@@ -185,6 +185,14 @@ def _assemble(config: TrainConfig, model: HRMACTInner, device: torch.device, sup
         carry=Carry.empty(config.batch_size, config.model.seq_len, hidden, device),
         generator=torch.Generator(device=device).manual_seed(config.seed + 1),
     )
+
+
+def _supply(config: TrainConfig, workers: int | None, state: dict | None = None) -> PuzzleSupply:
+    """Background generator pools sized to the batch: a few batches ahead, not thousands of puzzles for a tiny run."""
+    sizes = dict(capacity=max(4 * config.batch_size, 512), chunk_size=min(256, max(32, config.batch_size)))
+    if state is None:
+        return PuzzleSupply(config.seed, workers=workers, **sizes)
+    return PuzzleSupply.from_state_dict(state, workers=workers, **sizes)
 
 
 def _needed_kinds(stage: int) -> list[int]:
@@ -250,7 +258,7 @@ def resume_run(out_dir: Path, device: torch.device, workers: int | None = None) 
         model = load_model(path, device)
         if model.config != config.model:
             raise CheckpointError(f"{path}: model config differs from the one in {state_path.name}")
-        run = _assemble(config, model, device, PuzzleSupply.from_state_dict(meta["supply"], workers=workers))
+        run = _assemble(config, model, device, _supply(config, workers, meta["supply"]))
         run.step, run.elapsed, run.waited = int(meta["step"]), float(meta["elapsed_seconds"]), float(meta["waited_seconds"])
         for prefix, part in (("curriculum", run.curriculum), ("carry", run.carry), ("queue", run.queue)):
             part.load_state_dict({key: tensors[f"{prefix}.{key}"] for key in part.state_dict()})
@@ -308,6 +316,7 @@ class Reporter:
 
     def __init__(self, out_dir: Path, log_format: str, start_step: int, max_steps: int | None):
         self.log_format = log_format
+        out_dir.mkdir(parents=True, exist_ok=True)
         self.path = out_dir / "metrics.jsonl"
         _truncate_metrics(self.path, start_step)
         self.file = open(self.path, "a", buffering=1)

@@ -1,0 +1,123 @@
+"""The training loop end to end, in process, on tiny models: learning, checkpoints, exact resume, graduation, divergence."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from src.hrm.checkpoint import load_model, load_training_state, training_state_path
+from src.hrm.modeling import ACTConfig, HRMACTModelConfig, TransformerConfig
+from src.hrm.train import RunOptions, TrainConfig, TrainingError, new_run, resume_run, train
+from src.hrm.utils.curriculum import CurriculumConfig, STAGE_PROBABILITIES
+
+CPU = torch.device("cpu")
+TIMING = ("wait_fraction", "puzzles_per_second", "elapsed")
+
+
+def tiny_config(batch=8, lr=1e-3, halt_max_steps=16, curriculum=None, seed=0) -> TrainConfig:
+    return TrainConfig(
+        model=HRMACTModelConfig(
+            transformers=TransformerConfig(num_layers=1, hidden_size=32, num_heads=2, intermediate_size=64),
+            act=ACTConfig(halt_max_steps=halt_max_steps),
+        ),
+        curriculum=curriculum or CurriculumConfig(),
+        batch_size=batch,
+        lr=lr,
+        seed=seed,
+    )
+
+
+def run_steps(config, out_dir, max_steps, checkpoint_every=250, resume=False):
+    run = resume_run(out_dir, CPU, workers=1) if resume else new_run(config, CPU, workers=1)
+    try:
+        train(run, RunOptions(out_dir=out_dir, max_steps=max_steps, checkpoint_every=checkpoint_every, log_format="none"))
+    finally:
+        run.close()
+    return run
+
+
+def metrics(out_dir):
+    return [json.loads(line) for line in (out_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def without_timing(records):
+    return [{k: v for k, v in r.items() if k not in TIMING} for r in records]
+
+
+def checkpoint_steps(out_dir):
+    return sorted(int(p.name.split("-")[1].split(".")[0]) for p in out_dir.glob("checkpoint-*.state.safetensors"))
+
+
+def test_loss_falls_on_easy_puzzles(tmp_path):
+    """From random init the output loss is well above ln 9; a few dozen steps bring it near the digit prior."""
+    run_steps(tiny_config(batch=16, lr=3e-3), tmp_path, max_steps=30)
+    losses = [r["output_loss"] for r in metrics(tmp_path)]
+    assert len(losses) == 30
+    assert sum(losses[:3]) / 3 > 2.5
+    assert sum(losses[-10:]) / 10 < 2.3
+    assert all(math.isfinite(r["loss"]) and r["stage"] == 0 for r in metrics(tmp_path))
+
+
+def test_checkpoints_at_step_one_every_n_and_the_end(tmp_path):
+    run = run_steps(tiny_config(), tmp_path, max_steps=7, checkpoint_every=3)
+    assert checkpoint_steps(tmp_path) == [1, 3, 6, 7]
+    model = load_model(tmp_path / "checkpoint-7.safetensors")
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, run.model.state_dict()[name]), name
+    _, meta = load_training_state(training_state_path(tmp_path / "checkpoint-7.safetensors"))
+    assert meta["step"] == 7 and meta["config"]["batch_size"] == 8
+    records = metrics(tmp_path)
+    assert [r["step"] for r in records] == list(range(1, 8))
+    # Puzzles: the initial batch, then one more per halted row.
+    assert records[0]["puzzles"] == 8 + records[0]["halted"]
+    for before, after in zip(records, records[1:]):
+        assert after["puzzles"] == before["puzzles"] + after["halted"]
+
+
+def test_resume_is_bit_identical(tmp_path):
+    """Stopped at step 5 and resumed, a run logs exactly what an uninterrupted run logs, and ends with the same weights."""
+    config = tiny_config(batch=8, lr=3e-3, halt_max_steps=3)  # frequent halts: the queue and RNG streams matter
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    run_steps(config, straight, max_steps=10, checkpoint_every=4)
+    run_steps(config, split, max_steps=5, checkpoint_every=4)
+    run_steps(None, split, max_steps=10, checkpoint_every=4, resume=True)
+
+    assert without_timing(metrics(split)) == without_timing(metrics(straight))
+    assert sum(r["halted"] for r in metrics(straight)) > 8
+    a = load_model(straight / "checkpoint-10.safetensors").state_dict()
+    b = load_model(split / "checkpoint-10.safetensors").state_dict()
+    assert all(torch.equal(a[name], b[name]) for name in a)
+    state_a, _ = load_training_state(training_state_path(straight / "checkpoint-10.safetensors"))
+    state_b, _ = load_training_state(training_state_path(split / "checkpoint-10.safetensors"))
+    assert state_a.keys() == state_b.keys()
+    assert all(torch.equal(state_a[key], state_b[key]) for key in state_a), "optimizer, carry, queue and RNG state"
+
+
+def test_graduation_moves_through_the_stages(tmp_path):
+    """Threshold 0: the window test always passes, so the run graduates every `min_steps` steps until stage 4."""
+    curriculum = CurriculumConfig(window=2, threshold=0.0, min_steps=3)
+    run = run_steps(tiny_config(batch=16, halt_max_steps=2, curriculum=curriculum), tmp_path, max_steps=16)
+    stages = [r["stage"] for r in metrics(tmp_path)]
+    assert stages == [0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 4, 4]
+    # Puzzles of every training difficulty were drawn, and only those a reached stage allows.
+    consumed = run.queue.consumed.tolist()
+    assert all(c > 0 for c in consumed), consumed
+    assert sum(consumed) == metrics(tmp_path)[-1]["puzzles"]
+    # Extreme puzzles (first allowed at stage 3) have at most 29 clues, easy ones at least 40.
+    clues = (run.queue.puzzles[3, : consumed[3]] > 0).sum(-1)
+    assert int(clues.max()) <= 29 and STAGE_PROBABILITIES[2][3] == 0
+
+
+def test_non_finite_loss_stops_without_saving(tmp_path):
+    run = new_run(tiny_config(), CPU, workers=1)
+    try:
+        run_dir = tmp_path
+        train(run, RunOptions(out_dir=run_dir, max_steps=2, checkpoint_every=250, log_format="none"))
+        with torch.no_grad():
+            run.model.output_head.weight[0, 0] = float("nan")
+        with pytest.raises(TrainingError, match=r"loss is nan at step 3"):
+            train(run, RunOptions(out_dir=run_dir, max_steps=6, checkpoint_every=250, log_format="none"))
+    finally:
+        run.close()
+    assert checkpoint_steps(tmp_path) == [1, 2]  # the last good state stays the newest checkpoint

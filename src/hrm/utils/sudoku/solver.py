@@ -73,7 +73,7 @@ def workspace():
     """The board (with its seen-markers) and the per-level backtracking arrays."""
     board = np.empty(BOARD + 54, dtype=np.int64)  # the board, then the planes as band and stack logic last saw them
     stack = np.empty((MAX_DEPTH, BOARD), dtype=np.int64)  # the board at each branch level
-    branch = np.empty((MAX_DEPTH, 2), dtype=np.int64)  # branch cell, untried digits
+    branch = np.empty((MAX_DEPTH, 3), dtype=np.int64)  # branch cell, untried digits, digit to try first
     return board, stack, branch
 
 
@@ -305,20 +305,32 @@ def search(board, stack, branch, limit, solution, guesses):
                     return count
             else:
                 b, p = cell // 27, cell % 27
+                # Try first the digit with the most other places among the cell's peers: its
+                # placement removes the most candidates, so a wrong guess fails soonest.
+                peers = BAND_PEERS[p] | COL_MASK[p % 9]
                 digits = 0
+                first = -1
+                most = -1
                 for e in range(9):
-                    digits |= ((board[3 * e + b] >> p) & 1) << e
+                    if (board[3 * e + b] >> p) & 1:
+                        digits |= 1 << e
+                        places = pop27(board[3 * e + b] & peers)
+                        if places > most:
+                            most = places
+                            first = e
                 for k in range(BOARD):
                     stack[depth, k] = board[k]
                 branch[depth, 0] = cell
                 branch[depth, 1] = digits
+                branch[depth, 2] = first
                 depth += 1
         while depth > 0 and branch[depth - 1, 1] == 0:
             depth -= 1
         if depth == 0:
             return count
         digits = branch[depth - 1, 1]
-        branch[depth - 1, 1] = digits & (digits - 1)
+        digit = branch[depth - 1, 2] if (digits >> branch[depth - 1, 2]) & 1 else lowest_bit(digits)
+        branch[depth - 1, 1] = digits & ~(1 << digit)
         # The saved board is a fixed point: only what the guess changes needs another look.
         for k in range(BOARD):
             board[k] = stack[depth - 1, k]
@@ -327,7 +339,7 @@ def search(board, stack, branch, limit, solution, guesses):
             board[SEEN_STACK + k] = board[k]
         cell = branch[depth - 1, 0]
         guesses[0] += 1
-        ok = place(board, lowest_bit(digits), cell // 27, cell % 27) and propagate(board)
+        ok = place(board, digit, cell // 27, cell % 27) and propagate(board)
 
 
 @njit(cache=True, nogil=True)

@@ -116,6 +116,11 @@ def test_output_types_and_seeding():
     first, first_solution = generate_batch([Difficulty.MEDIUM], seed=123)
     np.testing.assert_array_equal(first[0], puzzle.reshape(81))
     np.testing.assert_array_equal(first_solution[0], solution.reshape(81))
+    np.testing.assert_array_equal(generate_batch(["medium"], seed=123)[0], first)
+    with pytest.raises(ValueError, match="0..4"):
+        generate_batch([5], seed=1)
+    with pytest.raises(ValueError, match="very-easy, easy, medium, hard, extreme"):
+        generate_batch(["impossible"], seed=1)
 
 
 def test_generate_batch_does_not_depend_on_the_worker_count():

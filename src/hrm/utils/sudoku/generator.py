@@ -63,7 +63,6 @@ def fill_grid(grid, state):
                 tried[cell] = 0
         else:
             # Every digit failed here: step back and take the previous cell's digit away.
-            grid[cell] = 0
             cell -= 1
             bit = 1 << (grid[cell] - 1)
             r, c = cell // 9, cell % 9
@@ -87,6 +86,18 @@ def blank_keeps_unique(puzzle, cell, value, ws, solution_scratch, guesses):
 
 
 @njit(cache=True, nogil=True)
+def remove_clues(puzzle, cells, i, clues, target, ws, scratch, guesses):
+    """Walk cells[i:] while clues > target, blanking each cell that keeps the solution unique; returns (i, clues)."""
+    while clues > target and i < 81:
+        cell = cells[i]
+        if blank_keeps_unique(puzzle, cell, puzzle[cell], ws, scratch, guesses):
+            puzzle[cell] = 0
+            clues -= 1
+        i += 1
+    return i, clues
+
+
+@njit(cache=True, nogil=True)
 def generate_into(lower, upper, state, puzzle, solution, ws):
     """One puzzle with its solution, written to the int8 [81] arrays puzzle and solution."""
     solution[:] = 0
@@ -96,20 +107,9 @@ def generate_into(lower, upper, state, puzzle, solution, ws):
     shuffle(cells, state)
     scratch = np.empty(81, dtype=np.int8)
     guesses = np.zeros(1, dtype=np.int64)
-    clues = 81
-    i = 0
-    while clues > upper and i < 81:
-        cell = cells[i]
-        if blank_keeps_unique(puzzle, cell, puzzle[cell], ws, scratch, guesses):
-            puzzle[cell] = 0
-            clues -= 1
-        i += 1
-    while clues > lower and i < 81:
-        cell = cells[i]
-        if blank_keeps_unique(puzzle, cell, puzzle[cell], ws, scratch, guesses):
-            puzzle[cell] = 0
-            clues -= 1
-        i += 1
+    # The original's two phases: down to the upper bound, then on through the remaining cells to the lower one.
+    i, clues = remove_clues(puzzle, cells, 0, 81, upper, ws, scratch, guesses)
+    remove_clues(puzzle, cells, i, clues, lower, ws, scratch, guesses)
 
 
 @njit(cache=True, nogil=True)
@@ -129,13 +129,21 @@ def generate_parallel(difficulties, base, stream, start, puzzles, solutions):
         generate_into(lower, upper, stream_state(base, stream, start + i), puzzles[i], solutions[i], workspace())
 
 
-def _difficulty(value) -> Difficulty:
-    return Difficulty.from_name(value) if isinstance(value, str) else Difficulty(value)
+def difficulty_codes(difficulties) -> np.ndarray:
+    """int64 [N] Difficulty values from Difficulty members, their ints or their command-line words."""
+    values = np.asarray(difficulties).reshape(-1)
+    if values.dtype.kind not in "iu":
+        values = np.array(
+            [Difficulty.from_name(v) if isinstance(v, str) else Difficulty(v) for v in values.tolist()], dtype=np.int64
+        )
+    if values.size and (values.min() < 0 or values.max() >= len(Difficulty)):
+        raise ValueError(f"difficulty values must be 0..{len(Difficulty) - 1}, got {sorted(set(values.tolist()))}")
+    return values.astype(np.int64)
 
 
 def generate_stream(difficulties, seed, stream: int, start: int, workers: int | None = None):
     """Puzzles start .. start + N - 1 of a seeded stream: (puzzles [N, 81] int8, solutions [N, 81] int8)."""
-    codes = np.array([_difficulty(d) for d in difficulties], dtype=np.int64).reshape(-1)
+    codes = difficulty_codes(difficulties)
     puzzles = np.zeros((len(codes), 81), dtype=np.int8)
     solutions = np.zeros((len(codes), 81), dtype=np.int8)
     base = base_seed(seed)

@@ -67,6 +67,8 @@ class PuzzleSupply:
         """The next n puzzles of a difficulty: (puzzles [n, 81] int8, solutions [n, 81] int8); blocks until ready."""
         d = int(Difficulty(difficulty))
         n = int(n)
+        if n < 0:
+            raise ValueError(f"cannot take {n} puzzles")
         with self._cond:
             if self._available[d] < n:
                 started = time.perf_counter()

@@ -469,6 +469,11 @@ def _limit_reached(run: Run, options: RunOptions, started: float) -> bool:
 
 def _save(run: Run, options: RunOptions, reporter: Reporter) -> int:
     path = save_checkpoint(run, options.out_dir)
+    # The training state (carried hidden states, moments) is large; --resume only needs the newest.
+    for other in options.out_dir.glob("checkpoint-*.safetensors"):
+        match = CHECKPOINT_NAME.match(other.name)
+        if match and int(match.group(1)) < run.step:
+            training_state_path(other).unlink(missing_ok=True)
     reporter.announce(f"step {run.step}: saved {path}")
     return run.step
 

@@ -30,13 +30,27 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .checkpoint import CheckpointError, load_model, load_training_state, save_model, save_training_state, training_state_path
-from .modeling import ACTConfig, HRMACTInner, HRMACTModelConfig, TransformerConfig
+from .checkpoint import (
+    CheckpointError,
+    load_model,
+    load_training_state,
+    save_model,
+    save_training_state,
+    training_state_path,
+)
+from .modeling import HRMACTInner, HRMACTModelConfig
 from .utils.carry import Carry, PuzzleQueue
-from .utils.curriculum import LAST_STAGE, STAGE_PROBABILITIES, TRAINING_DIFFICULTIES, Curriculum, CurriculumConfig, reachable_stages
+from .utils.curriculum import (
+    LAST_STAGE,
+    STAGE_PROBABILITIES,
+    TRAINING_DIFFICULTIES,
+    Curriculum,
+    CurriculumConfig,
+    reachable_stages,
+)
 from .utils.inference import pick_device
 from .utils.optimizer import OPTIMIZERS, build_optimizer
-from .utils.sudoku import Difficulty, PuzzleSupply
+from .utils.sudoku import PuzzleSupply
 from .utils.training import exploration_draws, segment_loss
 
 CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)\.safetensors$")
@@ -79,7 +93,7 @@ class RunOptions:
     out_dir: Path
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     precision: str = "fp32"  # "fp32" or "bf16" (autocast)
-    compile: bool = False  # torch.compile the segment loss (forward, second forward, loss; backward through AOTAutograd)
+    compile: bool = False  # torch.compile the segment loss (both forwards and the loss; backward via AOTAutograd)
     max_steps: int | None = None
     max_minutes: float | None = None
     checkpoint_every: int = 250
@@ -93,7 +107,9 @@ class Autocast:
     dtype: torch.dtype | None  # None: plain float32, the original's numerics
 
     def __call__(self):
-        return torch.autocast(self.device_type, dtype=self.dtype) if self.dtype is not None else contextlib.nullcontext()
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device_type, dtype=self.dtype)
 
 
 class TrainingError(RuntimeError):
@@ -142,7 +158,9 @@ def train_step(
     # Drawn outside `loss_fn` so that a compiled one holds no generator; same draws as sudoku_loss.
     explore_draw, min_halt_draw = exploration_draws(model, carry.inputs.shape[0], carry.inputs.device, generator)
     with autocast():
-        result = loss_fn(model, carry.hidden_states, carry.inputs, carry.targets, carry.segments, explore_draw, min_halt_draw)
+        result = loss_fn(
+            model, carry.hidden_states, carry.inputs, carry.targets, carry.segments, explore_draw, min_halt_draw
+        )
     result.loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
@@ -244,11 +262,13 @@ def latest_checkpoint(out_dir: Path) -> Path:
     for _, path in reversed(steps):
         if training_state_path(path).is_file():
             return path
-    raise CheckpointError(f"{out_dir}: no checkpoint with its training state (checkpoint-<step>.safetensors + .state) to resume from")
+    raise CheckpointError(
+        f"{out_dir}: no checkpoint with its training state (checkpoint-<step>.safetensors + .state) to resume from"
+    )
 
 
 def resume_run(out_dir: Path, device: torch.device, workers: int | None = None) -> Run:
-    """Rebuild the run saved by the latest checkpoint in `out_dir`: weights, optimizer, curriculum, carry, queue, RNG."""
+    """Rebuild the run saved with the newest checkpoint in `out_dir`: weights, optimizer, curriculum, carry, RNG..."""
     path = latest_checkpoint(out_dir)
     state_path = training_state_path(path)
     tensors, meta = load_training_state(state_path)
@@ -259,15 +279,13 @@ def resume_run(out_dir: Path, device: torch.device, workers: int | None = None) 
         if model.config != config.model:
             raise CheckpointError(f"{path}: model config differs from the one in {state_path.name}")
         run = _assemble(config, model, device, _supply(config, workers, meta["supply"]))
-        run.step, run.elapsed, run.waited = int(meta["step"]), float(meta["elapsed_seconds"]), float(meta["waited_seconds"])
+        run.step = int(meta["step"])
+        run.elapsed, run.waited = float(meta["elapsed_seconds"]), float(meta["waited_seconds"])
         for prefix, part in (("curriculum", run.curriculum), ("carry", run.carry), ("queue", run.queue)):
             part.load_state_dict({key: tensors[f"{prefix}.{key}"] for key in part.state_dict()})
         optimizer_state = run.optimizer.state_dict()
         names = [name for name, p in model.named_parameters() if p.requires_grad]
-        optimizer_state["state"] = {
-            index: {key[len(f"optimizer.{name}.") :]: value for key, value in tensors.items() if key.startswith(f"optimizer.{name}.")}
-            for index, name in enumerate(names)
-        }  # fmt: skip
+        optimizer_state["state"] = {i: _with_prefix(tensors, f"optimizer.{name}.") for i, name in enumerate(names)}
         run.optimizer.load_state_dict(optimizer_state)
         run.generator.set_state(tensors["rng.generator"])
     except BaseException as err:
@@ -279,6 +297,10 @@ def resume_run(out_dir: Path, device: torch.device, workers: int | None = None) 
             raise CheckpointError(f"{state_path}: does not fit this run ({str(err).splitlines()[0]})") from None
         raise
     return run
+
+
+def _with_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {key[len(prefix) :]: value for key, value in tensors.items() if key.startswith(prefix)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -395,11 +417,14 @@ def train(run: Run, options: RunOptions) -> Run:
         step, slot, waited, began = entry
         values = metrics.receive(slot)
         if not math.isfinite(values["loss"]):
-            raise TrainingError(f"loss is {values['loss']} at step {step}; stopped without saving (last checkpoint: step {last_saved})")
+            raise TrainingError(
+                f"loss is {values['loss']} at step {step}; stopped without saving (last checkpoint: step {last_saved})"
+            )
         run.queue.observe([values[name] for name in COUNTERS])
         puzzles = run.queue.total_consumed()
         reporter.step({
-            "step": step, "loss": values["loss"], "output_loss": values["output_loss"], "q_act_loss": values["q_act_loss"],
+            "step": step, "loss": values["loss"],
+            "output_loss": values["output_loss"], "q_act_loss": values["q_act_loss"],
             "accuracy": values["accuracy"], "q_act_accuracy": values["q_act_accuracy"], "stage": int(values["stage"]),
             "puzzles": puzzles, "halted": int(values["halted"]), "wait_fraction": waited / max(until - began, 1e-9),
             "puzzles_per_second": (puzzles - start_puzzles) / max(until - started, 1e-9),
@@ -411,13 +436,15 @@ def train(run: Run, options: RunOptions) -> Run:
             reporter.announce(f"step {step}: graduated to curriculum stage {known_stage}")
         elif values["ready"] and known_stage == LAST_STAGE and not told_last_stage:
             told_last_stage = True
-            reporter.announce(f"step {step}: the curriculum is at its last stage ({LAST_STAGE}), cannot graduate further")
+            reporter.announce(f"step {step}: the curriculum is at its last stage ({LAST_STAGE}), no further graduation")
 
     try:
         while not stop.requested and not _limit_reached(run, options, started):
             began = time.monotonic()
             waited = run.queue.ensure(_needed_kinds(known_stage))
-            vector = train_step(run.model, run.optimizer, run.carry, run.curriculum, run.queue, run.generator, autocast, loss_fn)
+            vector = train_step(
+                run.model, run.optimizer, run.carry, run.curriculum, run.queue, run.generator, autocast, loss_fn
+            )
             run.step += 1
             slot = metrics.send(vector)
             now = time.monotonic()
@@ -454,7 +481,8 @@ def compiled_segment_loss():
             try:
                 return compiled(*args)
             except Exception as err:  # a compiler failure must not end a training run
-                tqdm.write(f"warning: torch.compile failed ({type(err).__name__}: {str(err).splitlines()[0][:200]}); running eager")
+                reason = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
+                tqdm.write(f"warning: torch.compile failed ({reason}); running eager")
                 state["fn"] = segment_loss
         return state["fn"](*args)
 
@@ -548,35 +576,57 @@ def parse_args(argv=None) -> argparse.Namespace:
     model, t, act, cur = defaults.model, defaults.model.transformers, defaults.model.act, defaults.curriculum
     parser = argparse.ArgumentParser(prog="python -m src.hrm.train", description=__doc__.split("\n\n")[0])
     run = parser.add_argument_group("run")
-    run.add_argument("--out-dir", type=Path, help="run directory (default: runs/<date>-<time>; with --resume: the newest run in runs/)")
+    run.add_argument(
+        "--out-dir", type=Path, help="run folder (default: runs/<date>-<time>; with --resume: the newest in runs/)"
+    )
     run.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out-dir")
-    run.add_argument("--max-steps", type=_positive_int, help="stop after this many steps in total (default: no limit, like the original)")
+    run.add_argument(
+        "--max-steps", type=_positive_int, help="stop after this many steps in all (default: none, like the original)"
+    )
     run.add_argument("--max-minutes", type=_positive_float, help="stop after this many minutes of this invocation")
-    run.add_argument("--checkpoint-every", type=_positive_int, default=250, help="checkpoint period in steps, besides step 1 (default: 250)")
+    run.add_argument(
+        "--checkpoint-every", type=_positive_int, default=250, help="checkpoint period, besides step 1 (default: 250)"
+    )
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA when available")
-    run.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto", help="auto: bf16 autocast on CUDA, fp32 on the CPU")
-    run.add_argument("--compile", choices=("auto", "on", "off"), default="auto", help="torch.compile the segment (auto: on CUDA)")
+    run.add_argument(
+        "--precision", choices=("auto", "bf16", "fp32"), default="auto", help="auto: bf16 autocast on CUDA, else fp32"
+    )
+    run.add_argument(
+        "--compile", choices=("auto", "on", "off"), default="auto", help="torch.compile the segment (auto: on CUDA)"
+    )
     run.add_argument("--workers", type=_positive_int, help="puzzle generator threads (default: all cores)")
     run.add_argument("--log-format", choices=("bar", "swift", "jsonl", "none"), default="bar",
                      help="console output: progress bar, the original's per-step lines, JSON lines, or nothing")
     train_group = parser.add_argument_group("training (fixed for a run; --resume keeps the saved values)")
     train_group.add_argument("--batch-size", type=_positive_int, help=f"carried rows (default: {defaults.batch_size})")
     train_group.add_argument("--lr", type=_positive_float, help=f"learning rate (default: {defaults.lr})")
-    train_group.add_argument("--optimizer", choices=OPTIMIZERS, help="mlx-adamw: the original's, no bias correction (default); torch-adamw: PyTorch's")
+    train_group.add_argument(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        help="mlx-adamw: the original's, no bias correction (default); torch-adamw: PyTorch's",
+    )
     train_group.add_argument("--seed", type=int, help=f"model init and puzzle streams (default: {defaults.seed})")
     model_group = parser.add_argument_group("model (fixed for a run)")
     model_group.add_argument("--hidden-size", type=_positive_int, help=f"default: {t.hidden_size}")
     model_group.add_argument("--num-heads", type=_positive_int, help=f"default: {t.num_heads}")
     model_group.add_argument("--num-layers", type=_positive_int, help=f"blocks per reasoner (default: {t.num_layers})")
-    model_group.add_argument("--intermediate-size", type=_positive_int, help="SwiGLU width (default: the reference's rule, 768 for hidden 256)")
+    model_group.add_argument(
+        "--intermediate-size", type=_positive_int, help="SwiGLU width (default: the reference's rule, 768 for 256)"
+    )
     model_group.add_argument("--high-cycles", type=_positive_int, help=f"default: {model.high_level_cycles}")
     model_group.add_argument("--low-cycles", type=_positive_int, help=f"default: {model.low_level_cycles}")
     model_group.add_argument("--halt-max-steps", type=_positive_int, help=f"default: {act.halt_max_steps}")
     model_group.add_argument("--halt-exploration", type=_fraction, help=f"default: {act.halt_exploration_probability}")
     cur_group = parser.add_argument_group("curriculum (fixed for a run)")
-    cur_group.add_argument("--curriculum-window", type=_positive_int, help=f"steps of accuracy averaged (default: {cur.window})")
-    cur_group.add_argument("--graduation-threshold", type=_fraction, help=f"mean accuracy to graduate (default: {cur.threshold})")
-    cur_group.add_argument("--graduation-min-steps", type=_non_negative_int, help="steps between graduations (default: the window size)")
+    cur_group.add_argument(
+        "--curriculum-window", type=_positive_int, help=f"steps of accuracy averaged (default: {cur.window})"
+    )
+    cur_group.add_argument(
+        "--graduation-threshold", type=_fraction, help=f"mean accuracy to graduate (default: {cur.threshold})"
+    )
+    cur_group.add_argument(
+        "--graduation-min-steps", type=_non_negative_int, help="steps between graduations (default: the window size)"
+    )
     cur_group.add_argument("--start-stage", type=int, choices=range(LAST_STAGE + 1), help="default: 0")
     args = parser.parse_args(argv)
     args.parser = parser
@@ -584,7 +634,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def config_from_args(args, base: TrainConfig | None = None) -> TrainConfig:
-    """The run config: `base` (defaults, or the resumed run's) with the given flags applied; a resumed run refuses changes."""
+    """`base` (the defaults, or a resumed run's config) with the given flags applied; a resumed run refuses changes."""
     config = TrainConfig.from_dict((base or TrainConfig()).to_dict())
     for flag, where in _RUN_FLAGS.items():
         value = getattr(args, flag)
@@ -594,8 +644,9 @@ def config_from_args(args, base: TrainConfig | None = None) -> TrainConfig:
         for name in where[:-1]:
             owner = getattr(owner, name)
         if base is not None and getattr(owner, where[-1]) != value:
+            saved = getattr(owner, where[-1])
             raise CheckpointError(
-                f"--{flag.replace('_', '-')} {value} differs from the resumed run's {getattr(owner, where[-1])}; a run keeps its settings"
+                f"--{flag.replace('_', '-')} {value} differs from the resumed run's {saved}; a run keeps its settings"
             )
         setattr(owner, where[-1], value)
     if base is None and args.graduation_min_steps is None:
@@ -606,7 +657,9 @@ def config_from_args(args, base: TrainConfig | None = None) -> TrainConfig:
 def _check_config(config: TrainConfig) -> None:
     t = config.model.transformers
     if t.hidden_size % t.num_heads or (t.hidden_size // t.num_heads) % 2:
-        raise ValueError(f"--hidden-size {t.hidden_size} must split into {t.num_heads} heads of even size (rotary embedding)")
+        raise ValueError(
+            f"--hidden-size {t.hidden_size} must split into {t.num_heads} heads of even size (rotary embedding)"
+        )
     CurriculumConfig(**dataclasses.asdict(config.curriculum))  # validates
 
 
@@ -662,7 +715,8 @@ def main(argv=None) -> int:
         if options.log_format != "none":
             parameters = sum(p.numel() for p in run.model.parameters())
             what = f"resuming {out_dir} at step {run.step}" if args.resume else f"training into {out_dir}"
-            print(f"{what}: {parameters:,} parameters, device {device}, {precision}, batch {run.config.batch_size}", flush=True)
+            batch = run.config.batch_size
+            print(f"{what}: {parameters:,} parameters, device {device}, {precision}, batch {batch}", flush=True)
         train(run, options)
     except TrainingError as err:
         print(f"error: {err}", file=sys.stderr)

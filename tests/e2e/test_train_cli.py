@@ -1,7 +1,6 @@
 """`python -m src.hrm.train` run as a user runs it: outputs, resume, Ctrl-C, and one-line errors for bad input."""
 
 import json
-import os
 import pathlib
 import re
 import signal
@@ -46,7 +45,8 @@ def test_train_then_resume(tmp_path):
     assert sum(bool(SWIFT_LINE.match(line)) for line in lines) == 3, first.stdout
     assert "Puzzles [8]" in lines[lines.index("Step 1") + 1]  # the initial batch
     assert sorted(p.name for p in out.glob("checkpoint-*")) == [
-        "checkpoint-1.safetensors", "checkpoint-2.safetensors", "checkpoint-3.safetensors", "checkpoint-3.state.safetensors",
+        "checkpoint-1.safetensors", "checkpoint-2.safetensors",
+        "checkpoint-3.safetensors", "checkpoint-3.state.safetensors",
     ]  # fmt: skip
     assert steps_logged(out) == [1, 2, 3]
 

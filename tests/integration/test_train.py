@@ -1,4 +1,4 @@
-"""The training loop end to end, in process, on tiny models: learning, checkpoints, exact resume, graduation, divergence."""
+"""The training loop in process on tiny models: learning, checkpoints, exact resume, graduation, divergence."""
 
 import json
 import math
@@ -31,7 +31,8 @@ def tiny_config(batch=8, lr=1e-3, halt_max_steps=16, curriculum=None, seed=0) ->
 def run_steps(config, out_dir, max_steps, checkpoint_every=250, resume=False):
     run = resume_run(out_dir, CPU, workers=1) if resume else new_run(config, CPU, workers=1)
     try:
-        train(run, RunOptions(out_dir=out_dir, max_steps=max_steps, checkpoint_every=checkpoint_every, log_format="none"))
+        options = RunOptions(out_dir=out_dir, max_steps=max_steps, checkpoint_every=checkpoint_every, log_format="none")
+        train(run, options)
     finally:
         run.close()
     return run
@@ -46,7 +47,8 @@ def without_timing(records):
 
 
 def checkpoint_steps(out_dir):
-    return sorted(int(p.name[len("checkpoint-") : -len(".safetensors")]) for p in out_dir.glob("checkpoint-*[0-9].safetensors"))
+    models = out_dir.glob("checkpoint-*[0-9].safetensors")
+    return sorted(int(p.name[len("checkpoint-") : -len(".safetensors")]) for p in models)
 
 
 def test_loss_falls_on_easy_puzzles(tmp_path):
@@ -78,7 +80,7 @@ def test_checkpoints_at_step_one_every_n_and_the_end(tmp_path):
 
 
 def test_resume_is_bit_identical(tmp_path):
-    """Stopped at step 5 and resumed, a run logs exactly what an uninterrupted run logs, and ends with the same weights."""
+    """Stopped at step 5 and resumed, a run logs what an uninterrupted run logs and ends with the same weights."""
     config = tiny_config(batch=8, lr=3e-3, halt_max_steps=3)  # frequent halts: the queue and RNG streams matter
     straight, split = tmp_path / "straight", tmp_path / "split"
     run_steps(config, straight, max_steps=10, checkpoint_every=4)

@@ -71,7 +71,8 @@ class Carry:
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         for name, tensor in self.state_dict().items():
             if state[name].shape != tensor.shape:
-                raise ValueError(f"carried {name} has shape {list(state[name].shape)}, this run needs {list(tensor.shape)}")
+                found, needed = list(state[name].shape), list(tensor.shape)
+                raise ValueError(f"carried {name} has shape {found}, this run needs {needed}")
             tensor.copy_(state[name])
 
 
@@ -85,7 +86,8 @@ class PuzzleQueue:
         self.reserve = (lag + 1) * batch_size
         self.capacity = capacity if capacity is not None else self.reserve + 2 * batch_size
         if self.capacity < self.reserve + batch_size:
-            raise ValueError(f"queue capacity {self.capacity} must be at least (lag + 2)·batch = {self.reserve + batch_size}")
+            needed = self.reserve + batch_size
+            raise ValueError(f"queue capacity {self.capacity} must be at least (lag + 2)·batch = {needed}")
         kinds = len(TRAINING_DIFFICULTIES)
         self.puzzles = torch.full((kinds, self.capacity, 81), EMPTY_SLOT, dtype=torch.int8, device=device)
         self.solutions = torch.full((kinds, self.capacity, 81), EMPTY_SLOT, dtype=torch.int8, device=device)
@@ -97,7 +99,7 @@ class PuzzleQueue:
     def draw(
         self, halted: torch.Tensor, probabilities: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Fresh (inputs, targets) [B, 81] long for the halted rows, taken in row order; other rows get don't-care values.
+        """Fresh (inputs, targets) [B, 81] long for the halted rows, in row order; other rows get don't-care values.
 
         Each row draws its difficulty by inverse CDF on a uniform draw, like the original's per-puzzle
         sampling; halted rows of one difficulty take consecutive queue slots.
@@ -112,7 +114,8 @@ class PuzzleQueue:
         difficulty = torch.minimum(difficulty, last_possible)
 
         chosen = ((difficulty[:, None] == kind_ids) & halted[:, None]).long()  # [B, kinds], one-hot of halted rows
-        rank = (chosen.cumsum(0) - chosen).gather(1, difficulty[:, None]).squeeze(1)  # earlier halted rows of the same kind
+        # Rank of a row among the halted rows of its difficulty (those above it in the batch).
+        rank = (chosen.cumsum(0) - chosen).gather(1, difficulty[:, None]).squeeze(1)
         slot = (self.consumed[difficulty] + rank) % self.capacity
         self.consumed.add_(chosen.sum(0))
         return self.puzzles[difficulty, slot].long(), self.solutions[difficulty, slot].long()
@@ -122,7 +125,7 @@ class PuzzleQueue:
         self.known_consumed = [int(c) for c in consumed]
 
     def ensure(self, kinds) -> float:
-        """Top up every difficulty index in `kinds` that has fewer than (lag + 1)·B unread puzzles; returns seconds waited.
+        """Top up each difficulty index in `kinds` with fewer than (lag + 1)·B unread puzzles; returns seconds waited.
 
         A refill fills the ring up to capacity, never past the oldest slot the device may still read.
         """

@@ -12,7 +12,7 @@ import torch
 class MLXAdamW(torch.optim.Optimizer):
     """AdamW exactly as MLX Swift computes it, per parameter:
 
-        p ← p·(1 − lr·wd);  m ← b1·m + (1−b1)·g;  v ← b2·v + (1−b2)·g²;  p ← p − lr·m / (√v + eps)
+        p ← p·(1 − lr·wd);  m ← b1·m + (1−b1)·g;  v ← b2·v + (1−b2)·g²;  p ← p − lr·m/(√v + eps)
 
     Scalars are computed in float32 and then converted to the parameter's dtype (MLX's weak
     scalars), and every operation rounds to that dtype, in the order written above.
@@ -20,7 +20,7 @@ class MLXAdamW(torch.optim.Optimizer):
 
     def __init__(self, params, lr: float = 1e-4, betas=(0.9, 0.95), eps: float = 1e-8, weight_decay: float = 0.01):
         if lr < 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"invalid AdamW hyper-parameters: lr={lr}, betas={betas}, eps={eps}, weight_decay={weight_decay}")
+            raise ValueError(f"invalid AdamW settings: lr={lr}, betas={betas}, eps={eps}, weight_decay={weight_decay}")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
         self._scalar_cache: dict = {}
 

@@ -75,7 +75,8 @@ def simulate(batch, steps, probabilities, capacity=None, seed=0, halt_rate=0.6):
     pending, drawn = [], []
     for step in range(steps):
         queue.ensure(kinds)
-        halted = torch.rand(batch, generator=generator) < (1.0 if step % 7 < 3 else halt_rate)  # bursts of all-halting steps
+        rate = 1.0 if step % 7 < 3 else halt_rate  # bursts of steps where every row halts
+        halted = torch.rand(batch, generator=generator) < rate
         inputs, targets = queue.draw(halted, probabilities, generator)
         drawn.append((inputs[halted], targets[halted]))
         pending.append(queue.consumed.clone())

@@ -41,7 +41,8 @@ def scripted_accuracies(seed=0, steps=900):
 def test_graduation_steps_match_python_reference(window, threshold, min_steps, start):
     accuracies = scripted_accuracies(steps=1500)
     want_events, want_stage = python_curriculum(accuracies, window, threshold, min_steps, start)
-    curriculum = Curriculum(CurriculumConfig(window=window, threshold=threshold, min_steps=min_steps, start_stage=start))
+    config = CurriculumConfig(window=window, threshold=threshold, min_steps=min_steps, start_stage=start)
+    curriculum = Curriculum(config)
     assert run_device(curriculum, accuracies) == want_events
     assert int(curriculum.stage) == want_stage
     assert want_events, "the scripted curve must graduate at least once for the test to mean something"

@@ -52,7 +52,8 @@ def test_matches_reference_over_several_steps(dtype):
         optimizer.step()
 
     for i, p in enumerate(params):
-        want_p, want_m, want_v = reference_adamw(start[i], [step[i] for step in grads], lr, betas, eps, wd, dtype == torch.bfloat16)
+        history = [step[i] for step in grads]
+        want_p, want_m, want_v = reference_adamw(start[i], history, lr, betas, eps, wd, bf16=dtype == torch.bfloat16)
         state = optimizer.state[p]
         assert state["exp_avg"].dtype == dtype and state["exp_avg_sq"].dtype == dtype
         np.testing.assert_array_equal(p.detach().float().numpy(), want_p)

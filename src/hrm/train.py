@@ -417,9 +417,8 @@ def train(run: Run, options: RunOptions) -> Run:
         step, slot, waited, began = entry
         values = metrics.receive(slot)
         if not math.isfinite(values["loss"]):
-            raise TrainingError(
-                f"loss is {values['loss']} at step {step}; stopped without saving (last checkpoint: step {last_saved})"
-            )
+            kept = f"last checkpoint: step {last_saved}" if last_saved else "no checkpoint yet"
+            raise TrainingError(f"loss is {values['loss']} at step {step}; stopped without saving ({kept})")
         run.queue.observe([values[name] for name in COUNTERS])
         puzzles = run.queue.total_consumed()
         reporter.step({

@@ -66,7 +66,8 @@ def per_puzzle_us(function, puzzles: np.ndarray, min_seconds: float) -> float:
 
 
 def bench_solving(scale: float) -> None:
-    print("Solving, one core (best of repeated runs; 'unique' also proves there is no second solution)")
+    print("Solving, one core (best of repeated runs; 'unique' also proves there is no second solution;")
+    print("guesses = rate_difficulty, the tentative placements needed to solve and prove uniqueness)")
     print(f"  {'puzzle':<32} {'clues':>5} {'guesses':>7} {'solve us':>9} {'unique us':>10}")
     repeat = max(1, int(200 * scale))
 
@@ -91,13 +92,16 @@ def bench_generation(scale: float, workers: int) -> None:
     print(f"\nGenerating (puzzles per second; all cores = {workers} threads)")
     print(f"  {'difficulty':<10} {'1 core':>9} {'all cores':>10} {'scaling':>8}")
     for difficulty in Difficulty:
-        n = max(50, int((2000 if difficulty == Difficulty.EXTREME else 5000) * scale))
+        n = max(50, int((1000 if difficulty == Difficulty.EXTREME else 2500) * scale))
         rates = []
         for threads in (1, workers):
             count = n * threads
-            start = time.perf_counter()
-            generate_batch([difficulty] * count, seed=int(difficulty), workers=threads)
-            rates.append(count / (time.perf_counter() - start))
+            best = 0.0
+            for trial in range(3):  # best of three, to see past other work on a shared machine
+                start = time.perf_counter()
+                generate_batch([difficulty] * count, seed=trial, workers=threads)
+                best = max(best, count / (time.perf_counter() - start))
+            rates.append(best)
         scaling = rates[1] / (rates[0] * workers)
         print(f"  {difficulty.cli_name:<10} {rates[0]:>9.0f} {rates[1]:>10.0f} {scaling:>7.0%}")
 

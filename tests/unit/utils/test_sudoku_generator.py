@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from test_sudoku_reference import is_valid_grid, reference_count
 
-from src.hrm.utils.sudoku import Difficulty, count_solutions_batch, generate_batch, generate_sudoku
+from src.hrm.utils.sudoku import Difficulty, generate_batch, generate_sudoku
 
 _MASK = (1 << 64) - 1
 _GOLDEN, _MIX1, _MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
@@ -84,6 +84,23 @@ def original_generate(difficulty: Difficulty, seed: int, index: int = 0) -> tupl
     return np.array(puzzle).reshape(9, 9), np.array(solution).reshape(9, 9)
 
 
+def check_puzzles(puzzles, solutions, difficulties) -> np.ndarray:
+    """Each puzzle has exactly one solution (plain-Python counter), keeps its solution's digits, has
+    a clue count in its range (extreme ones stop where no clue can go, above 17); returns the clue counts."""
+    clue_counts = []
+    for puzzle, solution, difficulty in zip(puzzles, solutions, difficulties):
+        puzzle = np.asarray(puzzle).reshape(81)
+        solution = np.asarray(solution).reshape(81)
+        lower, upper = Difficulty(difficulty).clue_range
+        clues = int(np.count_nonzero(puzzle))
+        assert lower <= clues <= (upper if difficulty != Difficulty.EXTREME else 32)
+        assert reference_count(puzzle, limit=2) == 1
+        assert is_valid_grid(solution)
+        assert np.all(puzzle[puzzle > 0] == solution[puzzle > 0])
+        clue_counts.append(clues)
+    return np.array(clue_counts)
+
+
 @pytest.mark.parametrize(
     "difficulty, seed",
     [(Difficulty.VERY_EASY, 1), (Difficulty.EASY, 2), (Difficulty.MEDIUM, 3), (Difficulty.HARD, 4), (Difficulty.EXTREME, 5)],
@@ -106,13 +123,15 @@ def test_output_types_and_seeding():
     puzzle, solution = generate_sudoku(Difficulty.MEDIUM, 123)
     assert puzzle.shape == solution.shape == (9, 9)
     assert puzzle.dtype == solution.dtype == np.int8
+    check_puzzles([puzzle], [solution], [Difficulty.MEDIUM])
     again, _ = generate_sudoku(Difficulty.MEDIUM, 123)
     np.testing.assert_array_equal(puzzle, again)
     other, _ = generate_sudoku(Difficulty.MEDIUM, 124)
     assert not np.array_equal(puzzle, other)
     from_generator = generate_sudoku("medium", np.random.default_rng(5))[0]
     np.testing.assert_array_equal(from_generator, generate_sudoku(Difficulty.MEDIUM, np.random.default_rng(5))[0])
-    assert generate_sudoku(Difficulty.EASY)[0].shape == (9, 9)  # unseeded
+    unseeded, unseeded_solution = generate_sudoku(Difficulty.EASY)
+    check_puzzles([unseeded], [unseeded_solution], [Difficulty.EASY])
     first, first_solution = generate_batch([Difficulty.MEDIUM], seed=123)
     np.testing.assert_array_equal(first[0], puzzle.reshape(81))
     np.testing.assert_array_equal(first_solution[0], solution.reshape(81))
@@ -132,28 +151,15 @@ def test_generate_batch_does_not_depend_on_the_worker_count():
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(a, c)
     assert one[0].shape == (60, 81) and one[0].dtype == np.int8
-
-
-def test_every_sampled_puzzle_is_unique_and_in_range():
-    """A sample of each difficulty, checked with the plain-Python counter."""
-    difficulties = [d for d in Difficulty for _ in range(8)]
-    puzzles, solutions = generate_batch(difficulties, seed=2024)
-    for difficulty, puzzle, solution in zip(difficulties, puzzles, solutions):
-        lower, upper = difficulty.clue_range
-        clues = int(np.count_nonzero(puzzle))
-        assert lower <= clues <= (upper if difficulty != Difficulty.EXTREME else 32)
-        assert reference_count(puzzle, limit=2) == 1
-        assert is_valid_grid(solution)
-        assert np.all(puzzle[puzzle > 0] == solution[puzzle > 0])
+    check_puzzles(*one, difficulties)
 
 
 def test_clue_count_statistics_follow_the_original():
+    """300 puzzles of each difficulty, every one checked with the plain-Python counter."""
     n = 300
     for difficulty in Difficulty:
         puzzles, solutions = generate_batch([difficulty] * n, seed=int(difficulty) + 100)
-        assert np.all(count_solutions_batch(puzzles) == 1)
-        assert np.all((puzzles == solutions) | (puzzles == 0))
-        clues = np.count_nonzero(puzzles, axis=1)
+        clues = check_puzzles(puzzles, solutions, [difficulty] * n)
         lower, upper = difficulty.clue_range
         if difficulty == Difficulty.EXTREME:
             # Minimal puzzles: the lower bound 17 is out of reach, removal stops when no clue can go.

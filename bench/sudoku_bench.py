@@ -14,7 +14,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numba  # noqa: E402
 
-from src.hrm.utils.sudoku import Difficulty, count_solutions_batch, generate_batch, parse_puzzle, rate_difficulty, solve_batch  # noqa: E402
+from src.hrm.utils.sudoku import (  # noqa: E402
+    Difficulty,
+    count_solutions_batch,
+    generate_batch,
+    parse_puzzle,
+    rate_difficulty,
+    solve_batch,
+)
 
 FAMOUS = {
     "AI Escargot (Inkala 2006)": "1....7.9..3..2...8..96..5....53..9...1..8...26....4...3......1..4......7..7...3..",

@@ -103,7 +103,13 @@ def check_puzzles(puzzles, solutions, difficulties) -> np.ndarray:
 
 @pytest.mark.parametrize(
     "difficulty, seed",
-    [(Difficulty.VERY_EASY, 1), (Difficulty.EASY, 2), (Difficulty.MEDIUM, 3), (Difficulty.HARD, 4), (Difficulty.EXTREME, 5)],
+    [
+        (Difficulty.VERY_EASY, 1),
+        (Difficulty.EASY, 2),
+        (Difficulty.MEDIUM, 3),
+        (Difficulty.HARD, 4),
+        (Difficulty.EXTREME, 5),
+    ],
 )
 def test_matches_the_original_algorithm_on_the_same_random_stream(difficulty, seed):
     puzzle, solution = generate_sudoku(difficulty, seed)

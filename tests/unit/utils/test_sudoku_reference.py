@@ -18,7 +18,8 @@ def _box(r: int, c: int) -> int:
     return 3 * (r // 3) + c // 3
 
 
-_OPTIONS = [[d for d in range(1, 10) if not (used >> d) & 1] for used in range(1 << 10)]  # used-digit bits -> free digits
+# The free digits for each set of used digits (bit d set: digit d used).
+_OPTIONS = [[d for d in range(1, 10) if not (used >> d) & 1] for used in range(1 << 10)]
 
 
 def reference_solve(grid, limit: int = 2) -> tuple[int, np.ndarray | None]:

@@ -23,7 +23,8 @@ def _drain(supply: PuzzleSupply, plan) -> dict:
 def test_the_kth_puzzle_of_a_difficulty_does_not_depend_on_timing_or_chunks():
     with PuzzleSupply(seed=11, workers=1, chunk_size=8, capacity=32) as a:
         a.set_demand([0, 1, 0, 1, 1])
-        first = _drain(a, [(Difficulty.EASY, 5), (Difficulty.EXTREME, 3), (Difficulty.EASY, 12), (Difficulty.EXTREME, 9)])
+        plan = [(Difficulty.EASY, 5), (Difficulty.EXTREME, 3), (Difficulty.EASY, 12), (Difficulty.EXTREME, 9)]
+        first = _drain(a, plan)
     with PuzzleSupply(seed=11, workers=2, chunk_size=5, capacity=100) as b:
         b.set_demand([0, 0, 0, 0, 1])  # easy is not demanded: take() still gets it
         second = _drain(b, [(Difficulty.EXTREME, 12), (Difficulty.EASY, 17)])

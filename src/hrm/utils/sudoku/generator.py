@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from .difficulty import Difficulty
-from .prng import base_seed, below, shuffle, stream_state
+from .prng import base_seed, shuffle, stream_state
 from .solver import load, search, workspace
 
 CLUE_RANGES = np.array([d.clue_range for d in Difficulty], dtype=np.int64)  # [5, 2] lower, upper
@@ -147,7 +147,8 @@ def generate_stream(difficulties, seed, stream: int, start: int, workers: int | 
     puzzles = np.zeros((len(codes), 81), dtype=np.int8)
     solutions = np.zeros((len(codes), 81), dtype=np.int8)
     base = base_seed(seed)
-    threads = numba.config.NUMBA_NUM_THREADS if workers is None else max(1, min(int(workers), numba.config.NUMBA_NUM_THREADS))
+    cores = numba.config.NUMBA_NUM_THREADS
+    threads = cores if workers is None else max(1, min(int(workers), cores))
     if threads == 1 or len(codes) < 2:
         generate_serial(codes, base, stream, start, puzzles, solutions)
         return puzzles, solutions

@@ -178,7 +178,8 @@ def stack_logic(board):
         w0 = board[3 * d]
         w1 = board[3 * d + 1]
         w2 = board[3 * d + 2]
-        if w0 == board[SEEN_STACK + 3 * d] and w1 == board[SEEN_STACK + 3 * d + 1] and w2 == board[SEEN_STACK + 3 * d + 2]:
+        seen = SEEN_STACK + 3 * d
+        if w0 == board[seen] and w1 == board[seen + 1] and w2 == board[seen + 2]:
             continue
         once = w0 & 511
         twice = 0
@@ -219,7 +220,10 @@ def stack_logic(board):
 
 @njit(cache=True, nogil=True)
 def propagate(board):
-    """Band logic and naked singles to a fixed point, then stack logic, until nothing changes; False on a contradiction."""
+    """Band logic and naked singles to a fixed point, then stack logic, until nothing changes.
+
+    False on a contradiction.
+    """
     while True:
         while True:
             placed = band_logic(board)
@@ -284,7 +288,10 @@ def choose_cell(board):
 
 @njit(cache=True, nogil=True)
 def search(board, stack, branch, limit, solution, guesses):
-    """Count solutions up to `limit` from a loaded board; the first goes to `solution`, guesses[0] counts tentative placements."""
+    """Count solutions up to `limit` from a loaded board.
+
+    The first solution goes to `solution`; guesses[0] counts the tentative placements.
+    """
     for k in range(27):
         board[SEEN_BAND + k] = -1
         board[SEEN_STACK + k] = -1

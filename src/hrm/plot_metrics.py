@@ -1,0 +1,176 @@
+"""Plot a training run's curves: loss, accuracy and curriculum stage over steps, as a PNG.
+
+    python -m src.hrm.plot_metrics runs/main/metrics.jsonl
+    python -m src.hrm.plot_metrics runs/main/metrics.jsonl --out docs/training-curve.png --window 300
+
+Reads the `metrics.jsonl` that `python -m src.hrm.train` writes (one JSON object per step).
+Per-step values are noisy (each step sees a different mix of puzzles), so the curves are
+rolling means over --window steps, the raw values faint behind them. Bad input: one line on
+stderr, exit 2.
+"""
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .utils.curriculum import CurriculumConfig
+
+SERIES = ("loss", "output_loss", "q_act_loss", "accuracy", "q_act_accuracy", "stage")
+
+
+@dataclass
+class RunMetrics:
+    """One array per series, all aligned on `step` (sorted, duplicates from resumed runs resolved to the last)."""
+
+    step: np.ndarray
+    values: dict[str, np.ndarray]
+    elapsed: np.ndarray | None  # seconds since the run began, when every record has it
+
+
+def read_metrics(path) -> RunMetrics:
+    """Parse a metrics.jsonl; a torn last line (a run killed while writing) is skipped, other bad lines are errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such metrics file")
+    lines = path.read_text().splitlines()
+    records = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            if number == len(lines):
+                continue
+            raise ValueError(f"{path}:{number}: not a JSON object") from None
+        missing = [key for key in ("step", *SERIES) if not isinstance(record, dict) or key not in record]
+        if missing:
+            raise ValueError(f"{path}:{number}: record lacks {', '.join(missing)}")
+        records[int(record["step"])] = record
+    if not records:
+        raise ValueError(f"{path}: holds no metrics records")
+    steps = sorted(records)
+    ordered = [records[step] for step in steps]
+    values = {key: np.array([float(r[key]) for r in ordered]) for key in SERIES}
+    elapsed = None
+    if all("elapsed" in r for r in ordered):
+        elapsed = np.array([float(r["elapsed"]) for r in ordered])
+    return RunMetrics(np.array(steps), values, elapsed)
+
+
+def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Mean of the last `window` values at each point (fewer at the start), like the curriculum's window."""
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
+    sums = np.cumsum(np.concatenate([[0.0], values.astype(np.float64)]))
+    ends = np.arange(1, len(values) + 1)
+    starts = np.maximum(ends - window, 0)
+    return (sums[ends] - sums[starts]) / (ends - starts)
+
+
+def graduations(metrics: RunMetrics) -> list[tuple[int, int]]:
+    """(step, new stage) wherever the stage rises."""
+    stage = metrics.values["stage"]
+    rises = np.nonzero(np.diff(stage) > 0)[0] + 1
+    return [(int(metrics.step[i]), int(stage[i])) for i in rises]
+
+
+def plot(metrics: RunMetrics, out_path, window: int, title: str | None = None) -> None:
+    """Write the three-panel figure to `out_path` atomically (a half-written PNG never replaces a good one)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    step = metrics.step
+    figure, (loss_axis, accuracy_axis, stage_axis) = plt.subplots(
+        3, 1, figsize=(10, 9), sharex=True, gridspec_kw={"height_ratios": [3, 3, 1.3]}
+    )
+    for key, label, color in (
+        ("loss", "total loss", "black"),
+        ("output_loss", "output loss", "tab:blue"),
+        ("q_act_loss", "Q-ACT loss", "tab:orange"),
+    ):
+        loss_axis.plot(step, metrics.values[key], color=color, alpha=0.12, linewidth=0.5)
+        loss_axis.plot(step, rolling_mean(metrics.values[key], window), color=color, label=label, linewidth=1.4)
+    loss_axis.set_ylabel("loss")
+    loss_axis.set_yscale("log")
+    loss_axis.legend(loc="upper right")
+
+    threshold = CurriculumConfig().threshold
+    for key, label, color in (
+        ("accuracy", "cell accuracy (givens counted)", "tab:green"),
+        ("q_act_accuracy", "Q-halt accuracy", "tab:purple"),
+    ):
+        accuracy_axis.plot(step, metrics.values[key], color=color, alpha=0.12, linewidth=0.5)
+        accuracy_axis.plot(step, rolling_mean(metrics.values[key], window), color=color, label=label, linewidth=1.4)
+    accuracy_axis.axhline(threshold, color="grey", linestyle=":", linewidth=1, label=f"graduation threshold {threshold}")
+    accuracy_axis.set_ylabel(f"accuracy ({window}-step mean)")
+    accuracy_axis.legend(loc="lower right")
+
+    stage_axis.step(step, metrics.values["stage"], where="post", color="tab:red")
+    stage_axis.set_ylabel("stage")
+    stage_axis.set_yticks(range(int(metrics.values["stage"].max()) + 1))
+    stage_axis.set_xlabel("step")
+    for graduation_step, stage in graduations(metrics):
+        for axis in (loss_axis, accuracy_axis, stage_axis):
+            axis.axvline(graduation_step, color="tab:red", alpha=0.25, linewidth=0.8)
+        stage_axis.annotate(f"{graduation_step}", (graduation_step, stage), textcoords="offset points",
+                            xytext=(3, -10), fontsize=7)
+    for axis in (loss_axis, accuracy_axis, stage_axis):
+        axis.grid(alpha=0.3)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+
+    out_path = Path(out_path)
+    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp.png")
+    try:
+        figure.savefig(tmp, dpi=110)
+        os.replace(tmp, out_path)
+    finally:
+        plt.close(figure)
+        tmp.unlink(missing_ok=True)
+
+
+def summary(metrics: RunMetrics, window: int) -> str:
+    last = {key: rolling_mean(values, window)[-1] for key, values in metrics.values.items()}
+    parts = [f"{len(metrics.step)} steps (last {int(metrics.step[-1])})"]
+    if metrics.elapsed is not None:
+        parts.append(f"{metrics.elapsed[-1] / 60:.1f} min")
+    parts.append(f"final {window}-step means: loss {last['loss']:.4f}, accuracy {last['accuracy']:.4f}, "
+                 f"Q accuracy {last['q_act_accuracy']:.4f}, stage {int(metrics.values['stage'][-1])}")
+    stages = ", ".join(f"stage {stage} at step {s}" for s, stage in graduations(metrics))
+    return "; ".join(parts) + (f"\ngraduations: {stages}" if stages else "")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m src.hrm.plot_metrics", description=__doc__.split("\n\n")[0])
+    parser.add_argument("metrics", help="a run's metrics.jsonl")
+    parser.add_argument("--out", help="PNG to write (default: next to the metrics file, training-curve.png)")
+    parser.add_argument("--window", type=int, default=300, help="rolling-mean window in steps (default 300)")
+    parser.add_argument("--title", help="figure title")
+    args = parser.parse_args(argv)
+    out = Path(args.out) if args.out else Path(args.metrics).with_name("training-curve.png")
+    try:
+        if args.window < 1:
+            raise ValueError(f"--window must be at least 1, got {args.window}")
+        if not out.parent.is_dir():
+            raise ValueError(f"{out.parent}: no such directory for --out")
+        metrics = read_metrics(args.metrics)
+    except (ValueError, OSError) as error:
+        print(f"plot_metrics: error: {error}", file=sys.stderr)
+        return 2
+    plot(metrics, out, args.window, args.title)
+    print(summary(metrics, args.window))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,9 +2,15 @@
 
 Runs the real `train_step` (segment loss with its second forward, backward, optimizer, replacement of
 halted rows from the device queue, curriculum) at the last curriculum stage, so extreme puzzles are
-in the supply. Eager and compiled are timed in turn; medians over the timed steps after a warm-up.
+in the supply. Each mode is timed in turn; medians over the timed steps after a warm-up. `ms/step`
+is the step rate as `train` runs (the host reads each step's counters one step late, so launching
+overlaps the GPU's work); `synced` waits for every step before the next, exposing the host's time.
+Peak memory covers the whole measurement, compilation included.
+Modes: `eager`, `compiled` (what `train --compile auto` uses on CUDA), `compiled-cudagraphs`
+(torch.compile's reduce-overhead mode, CUDA graphs; an experiment, not used by train).
+`--profile` adds, per mode, the CUDA kernels that take the most time over 10 steps.
 
-    python bench/train_throughput.py [--steps 200] [--batch-size 512] [--modes eager,compiled]
+    python bench/train_throughput.py [--steps 200] [--batch-size 512] [--modes eager,compiled] [--profile]
 """
 
 import argparse
@@ -20,6 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from src.hrm.train import Autocast, TrainConfig, _needed_kinds, compiled_segment_loss, new_run, train_step  # noqa: E402
 from src.hrm.utils.curriculum import LAST_STAGE, CurriculumConfig  # noqa: E402
 from src.hrm.utils.training import segment_loss  # noqa: E402
+
+
+COMPILE_MODES = {"compiled": None, "compiled-cudagraphs": "reduce-overhead"}
+MODES = ("eager", *COMPILE_MODES)
 
 
 def step_flops(config, batch: int) -> float:
@@ -40,31 +50,45 @@ def measure(mode: str, args, device) -> dict:
     config = TrainConfig(batch_size=args.batch_size, curriculum=CurriculumConfig(start_stage=LAST_STAGE))
     run = new_run(config, device)
     autocast = Autocast(device.type, torch.bfloat16 if device.type == "cuda" else None)
-    loss_fn = compiled_segment_loss() if mode == "compiled" else segment_loss
+    loss_fn = compiled_segment_loss(COMPILE_MODES[mode]) if mode in COMPILE_MODES else segment_loss
     kinds = _needed_kinds(LAST_STAGE)
 
-    def one_step():
+    pending = []  # the previous step's metrics vector, read one step late as train does
+
+    def one_step(synced: bool = False):
         waited = run.queue.ensure(kinds)
         vector = train_step(run.model, run.optimizer, run.carry, run.curriculum, run.queue, run.generator, autocast, loss_fn)
-        run.queue.observe(vector[-len(kinds):].tolist())  # a sync per step: the timing then covers the whole step
+        pending.append(vector)
+        # Reading step i-1's counters while step i is queued keeps the GPU busy (the trainer's pipelining);
+        # synced reads the step just launched, so the host's own time per step shows in the timing.
+        while len(pending) > (0 if synced else 1):
+            run.queue.observe(pending.pop(0)[-len(kinds):].tolist())
         return waited
 
+    def timed(steps: int, synced: bool) -> tuple[list[float], list[float]]:
+        times, waits = [], []
+        for _ in range(steps):
+            began = time.perf_counter()
+            waits.append(one_step(synced))
+            times.append(time.perf_counter() - began)
+        return times, waits
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
-    one_step()
+    one_step(synced=True)
     first_step = time.perf_counter() - started
-    for _ in range(args.warmup):
-        one_step()
-    torch.cuda.reset_peak_memory_stats() if device.type == "cuda" else None
-    times, waits = [], []
-    for _ in range(args.steps):
-        began = time.perf_counter()
-        waits.append(one_step())
-        times.append(time.perf_counter() - began)
+    timed(args.warmup, synced=False)
+    times, waits = timed(args.steps, synced=False)
+    synced_times, _ = timed(args.steps, synced=True)
+    if args.profile and device.type == "cuda":
+        print_profile(mode, lambda: one_step(synced=True))
     run.close()
     median = statistics.median(times)
     return {
         "mode": mode,
         "ms_per_step": 1000 * median,
+        "synced_ms_per_step": 1000 * statistics.median(synced_times),
         "wait_share": sum(waits) / sum(times),
         "tflops": step_flops(config.model, args.batch_size) / median / 1e12,
         "peak_gib": torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan"),
@@ -72,20 +96,48 @@ def measure(mode: str, args, device) -> dict:
     }
 
 
+def print_profile(mode: str, one_step, steps: int = 10, top: int = 12) -> None:
+    """The kernels with the most CUDA time per step, and the share of matrix products and attention."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(steps):
+            one_step()
+        torch.cuda.synchronize()
+    events = [e for e in prof.key_averages() if e.device_time_total > 0 and e.device_type.name == "CUDA"]
+    total = sum(e.device_time_total for e in events)
+    kinds = {"matmul": ("gemm", "cutlass", "sm90", "nvjet", "cublas"), "attention": ("flash", "fmha", "attention")}
+    shares = {k: sum(e.device_time_total for e in events if any(w in e.key.lower() for w in words)) / total
+              for k, words in kinds.items()}
+    print(f"  {mode}: {total / steps / 1000:.2f} ms of kernels per step, {sum(e.count for e in events) // steps}"
+          f" launches; matmul {100 * shares['matmul']:.0f}%, attention {100 * shares['attention']:.0f}%")
+    for e in sorted(events, key=lambda e: -e.device_time_total)[:top]:
+        print(f"    {e.device_time_total / steps / 1000:7.3f} ms {e.count // steps:5d}x  {e.key[:90]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=512)
-    parser.add_argument("--modes", default="eager,compiled")
+    parser.add_argument("--modes", default="eager,compiled", help="comma-separated: eager, compiled, compiled-cudagraphs")
+    parser.add_argument("--profile", action="store_true", help="also list the kernels that take the most time")
     args = parser.parse_args()
+    unknown = [mode for mode in args.modes.split(",") if mode not in MODES]
+    if unknown:
+        parser.error(f"unknown mode {', '.join(unknown)}; choose from {', '.join(MODES)}")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     name = torch.cuda.get_device_name(0) if device.type == "cuda" else "CPU"
     print(f"device {name}, torch {torch.__version__}, batch {args.batch_size}, {args.steps} timed steps, stage {LAST_STAGE}")
-    print(f"{'mode':<10}{'ms/step':>10}{'wait %':>8}{'TFLOP/s':>9}{'peak GiB':>10}{'first step s':>14}")
+    print(f"{'mode':<20}{'ms/step':>9}{'synced':>8}{'wait %':>8}{'TFLOP/s':>9}{'peak GiB':>10}{'first step s':>14}")
     for mode in args.modes.split(","):
-        r = measure(mode, args, device)
-        print(f"{r['mode']:<10}{r['ms_per_step']:>10.2f}{100 * r['wait_share']:>8.2f}{r['tflops']:>9.1f}"
+        try:
+            r = measure(mode, args, device)
+        except Exception as error:  # one mode failing (e.g. CUDA graphs) should not hide the others
+            print(f"{mode:<20} failed: {type(error).__name__}: {str(error).splitlines()[0][:150]}", flush=True)
+            continue
+        print(f"{r['mode']:<20}{r['ms_per_step']:>9.2f}{r['synced_ms_per_step']:>8.2f}{100 * r['wait_share']:>8.2f}"
+              f"{r['tflops']:>9.1f}"
               f"{r['peak_gib']:>10.2f}{r['first_step_s']:>14.1f}", flush=True)
 
 

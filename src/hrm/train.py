@@ -55,6 +55,7 @@ from .utils.training import exploration_draws, segment_loss
 
 CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)\.safetensors$")
 METRICS = ("loss", "output_loss", "q_act_loss", "accuracy", "q_act_accuracy", "halted", "stage", "graduated", "ready")
+COMPILE_CHOICES = {"auto": None, "off": None, "on": "default", "cudagraphs": "reduce-overhead"}  # flag → mode
 COUNTERS = tuple(f"consumed_{d.name.lower()}" for d in TRAINING_DIFFICULTIES)
 
 
@@ -93,7 +94,9 @@ class RunOptions:
     out_dir: Path
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     precision: str = "fp32"  # "fp32" or "bf16" (autocast)
-    compile: bool = False  # torch.compile the segment loss (both forwards and the loss; backward via AOTAutograd)
+    # torch.compile of the segment loss (both forwards and the loss; backward via AOTAutograd): None for eager,
+    # else the torch.compile mode ("default", or "reduce-overhead" to replay the kernels as CUDA graphs).
+    compile: str | None = None
     max_steps: int | None = None
     max_minutes: float | None = None
     checkpoint_every: int = 250
@@ -402,7 +405,7 @@ def _truncate_metrics(path: Path, last_step: int) -> None:
 def train(run: Run, options: RunOptions) -> Run:
     """Run steps until a limit or Ctrl-C, logging each and checkpointing at step 1 and every `checkpoint_every`."""
     autocast = Autocast(options.device.type, torch.bfloat16 if options.precision == "bf16" else None)
-    loss_fn = compiled_segment_loss() if options.compile else segment_loss
+    loss_fn = segment_loss if options.compile is None else compiled_segment_loss(options.compile)
     reporter = Reporter(options.out_dir, options.log_format, run.step, options.max_steps)
     metrics = LaggedMetrics(options.device, len(METRICS) + len(COUNTERS))
     stop = _StopFlag()
@@ -470,9 +473,10 @@ def train(run: Run, options: RunOptions) -> Run:
     return run
 
 
-def compiled_segment_loss():
-    """torch.compile'd segment loss that falls back to eager, with one warning, if compiling fails."""
-    compiled = torch.compile(segment_loss)
+def compiled_segment_loss(mode: str | None = None):
+    """torch.compile'd segment loss (`mode` as torch.compile takes it) that falls back to eager, with one
+    warning, if compiling fails."""
+    compiled = torch.compile(segment_loss, mode=mode)
     state = {"fn": compiled}
 
     def loss_fn(*args):
@@ -591,7 +595,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--precision", choices=("auto", "bf16", "fp32"), default="auto", help="auto: bf16 autocast on CUDA, else fp32"
     )
     run.add_argument(
-        "--compile", choices=("auto", "on", "off"), default="auto", help="torch.compile the segment (auto: on CUDA)"
+        "--compile", choices=tuple(COMPILE_CHOICES), default="auto",
+        help="torch.compile the segment (auto: on CUDA); cudagraphs also replays it as CUDA graphs",
     )
     run.add_argument("--workers", type=_positive_int, help="puzzle generator threads (default: all cores)")
     run.add_argument("--log-format", choices=("bar", "swift", "jsonl", "none"), default="bar",
@@ -683,7 +688,7 @@ def main(argv=None) -> int:
     options = RunOptions(
         out_dir=out_dir, device=device, precision=precision, max_steps=args.max_steps, max_minutes=args.max_minutes,
         checkpoint_every=args.checkpoint_every, workers=args.workers, log_format=args.log_format,
-        compile=args.compile == "on" or (args.compile == "auto" and device.type == "cuda"),
+        compile=COMPILE_CHOICES["on" if args.compile == "auto" and device.type == "cuda" else args.compile],
     )  # fmt: skip
 
     run = None

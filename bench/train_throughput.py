@@ -7,7 +7,8 @@ is the step rate as `train` runs (the host reads each step's counters one step l
 overlaps the GPU's work); `synced` waits for every step before the next, exposing the host's time.
 Peak memory covers the whole measurement, compilation included.
 Modes: `eager`, `compiled` (what `train --compile auto` uses on CUDA), `compiled-cudagraphs`
-(torch.compile's reduce-overhead mode, CUDA graphs; an experiment, not used by train).
+(torch.compile's reduce-overhead mode, CUDA graphs: `train --compile cudagraphs`),
+`compiled-max-autotune` (Triton GEMM templates tuned per shape, with fused epilogues).
 `--profile` adds, per mode, the CUDA kernels that take the most time over 10 steps.
 
     python bench/train_throughput.py [--steps 200] [--batch-size 512] [--modes eager,compiled] [--profile]
@@ -28,7 +29,11 @@ from src.hrm.utils.curriculum import LAST_STAGE, CurriculumConfig  # noqa: E402
 from src.hrm.utils.training import segment_loss  # noqa: E402
 
 
-COMPILE_MODES = {"compiled": None, "compiled-cudagraphs": "reduce-overhead"}
+COMPILE_MODES = {
+    "compiled": None,
+    "compiled-cudagraphs": "reduce-overhead",
+    "compiled-max-autotune": "max-autotune-no-cudagraphs",
+}
 MODES = ("eager", *COMPILE_MODES)
 
 
@@ -120,7 +125,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=512)
-    parser.add_argument("--modes", default="eager,compiled", help="comma-separated: eager, compiled, compiled-cudagraphs")
+    parser.add_argument("--modes", default="eager,compiled", help=f"comma-separated: {', '.join(MODES)}")
     parser.add_argument("--profile", action="store_true", help="also list the kernels that take the most time")
     args = parser.parse_args()
     unknown = [mode for mode in args.modes.split(",") if mode not in MODES]

@@ -96,7 +96,7 @@ def measure(mode: str, args, device) -> dict:
         "synced_ms_per_step": 1000 * statistics.median(synced_times),
         "wait_share": sum(waits) / sum(times),
         "tflops": step_flops(config.model, args.batch_size) / median / 1e12,
-        "peak_gib": torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan"),
+        "peak_gib": torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None,
         "first_step_s": first_step,
     }
 
@@ -143,7 +143,7 @@ def main() -> None:
             continue
         print(f"{r['mode']:<20}{r['ms_per_step']:>9.2f}{r['synced_ms_per_step']:>8.2f}{100 * r['wait_share']:>8.2f}"
               f"{r['tflops']:>9.1f}"
-              f"{r['peak_gib']:>10.2f}{r['first_step_s']:>14.1f}", flush=True)
+              f"{'-' if r['peak_gib'] is None else format(r['peak_gib'], '.2f'):>10}{r['first_step_s']:>14.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -84,7 +84,7 @@ class PuzzleQueue:
         self.supply = supply
         self.batch_size = batch_size
         self.reserve = (lag + 1) * batch_size
-        self.capacity = capacity if capacity is not None else self.reserve + 2 * batch_size
+        self.capacity = capacity if capacity is not None else self.default_capacity(batch_size, lag)
         if self.capacity < self.reserve + batch_size:
             needed = self.reserve + batch_size
             raise ValueError(f"queue capacity {self.capacity} must be at least (lag + 2)·batch = {needed}")
@@ -95,6 +95,11 @@ class PuzzleQueue:
         self.written = [0] * kinds  # host-side, exact
         self.known_consumed = [0] * kinds  # host-side view of `consumed`, `lag` steps old
         self.wait_seconds = 0.0
+
+    @staticmethod
+    def default_capacity(batch_size: int, lag: int = 1) -> int:
+        """Ring slots per difficulty: the (lag + 1)·B reserve plus 2·B, so that refills come every few steps."""
+        return (lag + 3) * batch_size
 
     def draw(
         self, halted: torch.Tensor, probabilities: torch.Tensor, generator: torch.Generator | None = None

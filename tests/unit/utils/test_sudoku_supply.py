@@ -78,3 +78,27 @@ def test_bad_demand_and_use_after_close():
     assert not supply._thread.is_alive()
     with pytest.raises(RuntimeError, match="closed"):
         supply.take(Difficulty.EASY, 1)
+
+
+def test_min_ready_keeps_a_rarely_demanded_pool_ready_for_a_large_take():
+    # Easy's share of the capacity is 6 rows; a consumer that takes 40 at once asks for min_ready=40.
+    with PuzzleSupply(seed=7, workers=1, chunk_size=8, capacity=64, min_ready=40) as supply:
+        supply.set_demand([0, 1, 0, 0, 9])
+        for _ in range(400):
+            if supply._available[Difficulty.EASY] >= 40:
+                break
+            threading.Event().wait(0.05)
+        assert supply._available[Difficulty.EASY] >= 40
+        check_puzzles(*supply.take(Difficulty.EASY, 40), [Difficulty.EASY] * 40)
+        assert supply.wait_seconds == 0.0
+
+
+def test_without_min_ready_a_pool_stops_at_its_share():
+    with PuzzleSupply(seed=7, workers=1, chunk_size=8, capacity=64) as supply:
+        supply.set_demand([0, 1, 0, 0, 9])
+        for _ in range(400):  # the extreme pool filling to its share means generation has settled
+            if supply._available[Difficulty.EXTREME] >= 64 * 9 / 10:
+                break
+            threading.Event().wait(0.05)
+        threading.Event().wait(0.2)
+        assert supply._available[Difficulty.EASY] <= 8  # one chunk covers a share of 6.4 rows

@@ -23,12 +23,18 @@ class PuzzleSupply:
     """Per-difficulty pools of (puzzle, solution) rows, refilled by a background thread."""
 
     def __init__(self, seed: int, workers: int | None = None, chunk_size: int = 256, capacity: int = 4096,
-                 consumed=None):
-        """consumed: puzzles already taken per difficulty (for resuming); generation continues after them."""
+                 consumed=None, min_ready: int = 0):
+        """consumed: puzzles already taken per difficulty (for resuming); generation continues after them.
+
+        Each demanded pool is generated ahead to its share of `capacity`, and to at least `min_ready`
+        rows: a consumer that takes large batches of a rarely demanded difficulty sets it to its
+        largest take, so that such a take finds the rows ready instead of waiting for them.
+        """
         self.seed = int(seed)
         self.workers = workers
         self.chunk_size = int(chunk_size)
         self.capacity = int(capacity)
+        self.min_ready = int(min_ready)
         self.wait_seconds = 0.0
         self._consumed = [0] * _LEVELS if consumed is None else [int(c) for c in consumed]
         if len(self._consumed) != _LEVELS or min(self._consumed) < 0:
@@ -133,7 +139,7 @@ class PuzzleSupply:
         best, best_fill = None, 1.0
         for d in range(_LEVELS):
             if self._demand[d] > 0:
-                target = self.capacity * self._demand[d] / total
+                target = max(self.capacity * self._demand[d] / total, self.min_ready)
                 fill = self._available[d] / target
                 if fill < best_fill:
                     best, best_fill = d, fill

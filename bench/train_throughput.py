@@ -24,14 +24,22 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from src.hrm.train import Autocast, TrainConfig, _needed_kinds, compiled_segment_loss, new_run, train_step  # noqa: E402
+from src.hrm.train import (  # noqa: E402
+    COMPILE_CHOICES,
+    Autocast,
+    TrainConfig,
+    _needed_kinds,
+    compiled_segment_loss,
+    new_run,
+    train_step,
+)
 from src.hrm.utils.curriculum import LAST_STAGE, CurriculumConfig  # noqa: E402
 from src.hrm.utils.training import segment_loss  # noqa: E402
 
 
-COMPILE_MODES = {
-    "compiled": None,
-    "compiled-cudagraphs": "reduce-overhead",
+COMPILE_MODES = {  # bench mode → torch.compile mode; the first two are train's --compile on / cudagraphs
+    "compiled": COMPILE_CHOICES["on"],
+    "compiled-cudagraphs": COMPILE_CHOICES["cudagraphs"],
     "compiled-max-autotune": "max-autotune-no-cudagraphs",
 }
 MODES = ("eager", *COMPILE_MODES)

@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numba  # noqa: E402
 
-from src.hrm.utils.sudoku import (  # noqa: E402
+from src.hrm.sudoku import (  # noqa: E402
     Difficulty,
     count_solutions_batch,
     generate_batch,

@@ -33,8 +33,8 @@ from src.hrm.train import (  # noqa: E402
     new_run,
     train_step,
 )
-from src.hrm.utils.curriculum import LAST_STAGE, CurriculumConfig  # noqa: E402
-from src.hrm.utils.training import segment_loss  # noqa: E402
+from src.hrm.tasks.curriculum import LAST_STAGE, CurriculumConfig  # noqa: E402
+from src.hrm.training.loss import segment_loss  # noqa: E402
 
 
 COMPILE_MODES = {  # bench mode → torch.compile mode; the first two are train's --compile on / cudagraphs

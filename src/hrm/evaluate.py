@@ -19,9 +19,9 @@ import torch
 from tqdm import tqdm
 
 from .checkpoint import load_model
-from .utils.inference import Metrics, compute_metrics, evaluate_puzzles, pick_device
-from .utils.puzzle_files import PuzzleSet, read_puzzle_file
-from .utils.sudoku import Difficulty, count_solutions_batch, generate_batch, solve_batch
+from .evaluation.inference import Metrics, compute_metrics, evaluate_puzzles, pick_device
+from .sudoku.files import PuzzleSet, read_puzzle_file
+from .sudoku import Difficulty, count_solutions_batch, generate_batch, solve_batch
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from .checkpoint import load_model
-from .utils.inference import pick_device, run_segments
-from .utils.sudoku import (
+from .evaluation.inference import pick_device, run_segments
+from .sudoku import (
     Difficulty,
     board_to_string,
     count_solutions,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .utils.curriculum import CurriculumConfig
+from .tasks.curriculum import CurriculumConfig
 
 SERIES = ("loss", "output_loss", "q_act_loss", "accuracy", "q_act_accuracy", "stage")
 

@@ -39,8 +39,8 @@ from .checkpoint import (
     training_state_path,
 )
 from .modeling import HRMACTInner, HRMACTModelConfig
-from .utils.carry import Carry, PuzzleQueue
-from .utils.curriculum import (
+from .training.carry import Carry, PuzzleQueue
+from .tasks.curriculum import (
     LAST_STAGE,
     STAGE_PROBABILITIES,
     TRAINING_DIFFICULTIES,
@@ -48,10 +48,10 @@ from .utils.curriculum import (
     CurriculumConfig,
     reachable_stages,
 )
-from .utils.inference import pick_device
-from .utils.optimizer import OPTIMIZERS, build_optimizer
-from .utils.sudoku import PuzzleSupply
-from .utils.training import exploration_draws, segment_loss
+from .evaluation.inference import pick_device
+from .training.optimizer import OPTIMIZERS, build_optimizer
+from .sudoku import PuzzleSupply
+from .training.loss import exploration_draws, segment_loss
 
 CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)\.safetensors$")
 METRICS = ("loss", "output_loss", "q_act_loss", "accuracy", "q_act_accuracy", "halted", "stage", "graduated", "ready")

@@ -9,7 +9,7 @@ import torch
 from src.hrm.checkpoint import load_model, load_training_state, training_state_path
 from src.hrm.modeling import ACTConfig, HRMACTModelConfig, TransformerConfig
 from src.hrm.train import RunOptions, TrainConfig, TrainingError, new_run, resume_run, train
-from src.hrm.utils.curriculum import CurriculumConfig, STAGE_PROBABILITIES
+from src.hrm.tasks.curriculum import CurriculumConfig, STAGE_PROBABILITIES
 
 CPU = torch.device("cpu")
 TIMING = ("wait_fraction", "puzzles_per_second", "elapsed")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from src.hrm.utils.optimizer import MLXAdamW, build_optimizer
+from src.hrm.training.optimizer import MLXAdamW, build_optimizer
 
 
 def round_bf16(x) -> np.ndarray:

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from test_sudoku_reference import WIKIPEDIA_PUZZLE, WIKIPEDIA_SOLUTION, digits
+from test_reference import WIKIPEDIA_PUZZLE, WIKIPEDIA_SOLUTION, digits
 
-from src.hrm.utils.sudoku import (
+from src.hrm.sudoku import (
     Difficulty,
     board_to_string,
     format_puzzle,

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from test_sudoku_reference import WIKIPEDIA_PUZZLE, WIKIPEDIA_SOLUTION, digits, reference_count, reference_solve
+from test_reference import WIKIPEDIA_PUZZLE, WIKIPEDIA_SOLUTION, digits, reference_count, reference_solve
 
-from src.hrm.utils.sudoku import (
+from src.hrm.sudoku import (
     count_solutions,
     count_solutions_batch,
     generate_batch,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from src.hrm.utils.puzzle_files import PuzzleFileError, parse_puzzle_lines, read_puzzle_file
+from src.hrm.sudoku.files import PuzzleFileError, parse_puzzle_lines, read_puzzle_file
 
 # A classic puzzle and its unique solution.
 PUZZLE = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .sudoku import Difficulty
+from ..sudoku import Difficulty
 
 # Column k of a stage row is the probability of TRAINING_DIFFICULTIES[k]; very-easy is never trained on.
 TRAINING_DIFFICULTIES = (Difficulty.EASY, Difficulty.MEDIUM, Difficulty.HARD, Difficulty.EXTREME)

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from test_sudoku_reference import is_valid_grid, reference_count
+from test_reference import is_valid_grid, reference_count
 
-from src.hrm.utils.sudoku import Difficulty, generate_batch, generate_sudoku
+from src.hrm.sudoku import Difficulty, generate_batch, generate_sudoku
 
 _MASK = (1 << 64) - 1
 _GOLDEN, _MIX1, _MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from src.hrm.modeling import ACTConfig, HiddenStates, HRMACTInner, HRMACTModelConfig, TransformerConfig
-from src.hrm.utils.training import sudoku_loss
+from src.hrm.training.loss import sudoku_loss
 
 HIDDEN = 32
 

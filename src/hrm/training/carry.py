@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..modeling import HiddenStates
-from .curriculum import TRAINING_DIFFICULTIES
+from ..tasks.curriculum import TRAINING_DIFFICULTIES
 
 EMPTY_SLOT = -1  # never a digit: a row drawn from a slot that was not written would show it
 

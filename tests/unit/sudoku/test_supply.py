@@ -5,9 +5,9 @@ import threading
 
 import numpy as np
 import pytest
-from test_sudoku_generator import check_puzzles
+from test_generator import check_puzzles
 
-from src.hrm.utils.sudoku import Difficulty, PuzzleSupply
+from src.hrm.sudoku import Difficulty, PuzzleSupply
 
 
 def _drain(supply: PuzzleSupply, plan) -> dict:

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from src.hrm.modeling import ACTConfig, HiddenStates, HRMACTInner, HRMACTModelConfig, TransformerConfig
-from src.hrm.utils.inference import (
+from src.hrm.evaluation.inference import (
     BatchPredictions,
     compute_metrics,
     evaluate_puzzles,

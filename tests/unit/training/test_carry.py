@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from src.hrm.modeling import HiddenStates
-from src.hrm.utils.carry import EMPTY_SLOT, Carry, PuzzleQueue
-from src.hrm.utils.curriculum import TRAINING_DIFFICULTIES
+from src.hrm.training.carry import EMPTY_SLOT, Carry, PuzzleQueue
+from src.hrm.tasks.curriculum import TRAINING_DIFFICULTIES
 
 
 class SerialSupply:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from src.hrm.utils.curriculum import STAGE_PROBABILITIES, Curriculum, CurriculumConfig, reachable_stages
+from src.hrm.tasks.curriculum import STAGE_PROBABILITIES, Curriculum, CurriculumConfig, reachable_stages
 
 
 def python_curriculum(accuracies, window, threshold, min_steps, start_stage=0):

@@ -1,14 +1,17 @@
-"""Read files of puzzles: one 81-cell puzzle per line (optional `,solution`), or a CSV with question/answer columns.
+"""Read and write files of puzzles: one 81-cell puzzle per line (optional `,solution`), or a rated CSV.
 
 Plain format: 81 characters per line, digits 1-9 for givens and '.' or '0' for empty
 cells, optionally followed by `,` and the 81-digit solution; blank lines and lines
 starting with `#` are skipped. CSV format, recognised by its header: any columns, among
 them `question` and `answer` (the public Sudoku-Extreme layout is
-`source,question,answer,rating`). Errors name the file and line.
+`source,question,answer,rating`; `write_puzzle_csv` writes that layout). A `rating` column, when
+present, is read into `PuzzleSet.ratings`. Errors name the file and line.
 """
 
 import csv
+import io
 import os
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -34,9 +37,17 @@ class PuzzleSet:
     solutions: np.ndarray  # int8 [N, 81], all zeros where no solution was given
     has_solution: np.ndarray  # bool [N]
     line_numbers: np.ndarray  # int64 [N], 1-based line of each puzzle in its file
+    ratings: np.ndarray | None = None  # int64 [N] from a CSV `rating` column; None when the file has none
+    sources: np.ndarray | None = None  # str [N] from a CSV `source` column; None when the file has none
 
     def __len__(self) -> int:
         return len(self.puzzles)
+
+    def select(self, rows) -> "PuzzleSet":
+        """The puzzles at `rows` (a boolean mask or indices), every column kept."""
+        pick = lambda column: None if column is None else column[rows]  # noqa: E731
+        return PuzzleSet(self.puzzles[rows], self.solutions[rows], self.has_solution[rows], self.line_numbers[rows],
+                         pick(self.ratings), pick(self.sources))
 
 
 def read_puzzle_file(path: str | os.PathLike, limit: int | None = None) -> PuzzleSet:
@@ -53,14 +64,18 @@ def read_puzzle_file(path: str | os.PathLike, limit: int | None = None) -> Puzzl
 
 
 def parse_puzzle_lines(lines: Iterable[str], limit: int | None = None, source: str = "<input>") -> PuzzleSet:
-    """Parse puzzle lines (plain or CSV, detected from the first non-blank, non-comment line)."""
+    """Parse puzzle lines (plain or CSV, detected from the first non-blank, non-comment line).
+
+    Lines are split in Python, then checked all at once with numpy (a Sudoku-Extreme file has
+    millions of rows); the first bad row, in file order, is reported with its line number.
+    """
     if limit is not None and limit < 0:
         raise ValueError("limit must not be negative")
-    puzzles, solutions, line_numbers = [], [], []
-    columns = None  # (question index, answer index, field count) once a CSV header is seen
+    questions, answers, ratings, origins, line_numbers = [], [], [], [], []
+    columns = None  # {"question": index, "answer": index, ...} and the field count, once a CSV header is seen
     first = True
     for number, raw in enumerate(lines, start=1):
-        if limit is not None and len(puzzles) >= limit:
+        if limit is not None and len(questions) >= limit:
             break
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -70,34 +85,111 @@ def parse_puzzle_lines(lines: Iterable[str], limit: int | None = None, source: s
             first = False
             header = [field.strip().lower() for field in next(csv.reader([line]))]
             if "question" in header and "answer" in header:
-                columns = (header.index("question"), header.index("answer"), len(header))
+                columns = ({name: header.index(name) for name in _CSV_COLUMNS if name in header}, len(header))
                 continue
         if columns is not None:
             fields = next(csv.reader([line]))
-            if len(fields) != columns[2]:
-                raise PuzzleFileError(f"{where}: expected {columns[2]} CSV fields like the header, found {len(fields)}")
-            question, answer = fields[columns[0]].strip(), fields[columns[1]].strip()
+            index, count = columns
+            if len(fields) != count:
+                raise PuzzleFileError(f"{where}: expected {count} CSV fields like the header, found {len(fields)}")
+            question, answer = fields[index["question"]].strip(), fields[index["answer"]].strip()
+            if "rating" in index:
+                ratings.append(_parse_rating(fields[index["rating"]].strip(), where))
+            if "source" in index:
+                origins.append(fields[index["source"]].strip())
         else:
             fields = line.split(",")
             if len(fields) > 2:
                 raise PuzzleFileError(f"{where}: expected '<81 cells>' or '<81 cells>,<81-digit solution>'")
             question = fields[0].strip()
             answer = fields[1].strip() if len(fields) == 2 else ""
-        puzzle = _parse_cells(question, where, "puzzle", _CELL_CHARS)
-        solution = _parse_cells(answer, where, "solution", _SOLUTION_CHARS) if answer else None
-        if solution is not None:
-            _check_solution(puzzle, solution, where)
-        puzzles.append(puzzle)
-        solutions.append(solution)
+        questions.append(question)
+        answers.append(answer)
         line_numbers.append(number)
-    has_solution = np.array([s is not None for s in solutions], dtype=bool)
-    zeros = np.zeros(81, dtype=np.int8)
-    return PuzzleSet(
-        puzzles=np.stack(puzzles) if puzzles else np.zeros((0, 81), np.int8),
-        solutions=np.stack([zeros if s is None else s for s in solutions]) if puzzles else np.zeros((0, 81), np.int8),
-        has_solution=has_solution,
-        line_numbers=np.array(line_numbers, dtype=np.int64),
-    )
+    return _check_rows(questions, answers, line_numbers, source,
+                       np.array(ratings, dtype=np.int64) if columns and "rating" in columns[0] else None,
+                       np.array(origins, dtype=object) if columns and "source" in columns[0] else None)
+
+
+_CSV_COLUMNS = ("source", "question", "answer", "rating")
+_DIGIT_VALUE = np.full(256, -1, dtype=np.int16)  # byte -> cell value, -1 for a character that is not allowed
+_DIGIT_VALUE[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10)
+_DIGIT_VALUE[ord(".")] = 0
+
+
+def _cell_array(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of 81 characters as int16 [N, 81] cell values (-1 for a bad character), and which rows are 81 long."""
+    fits = np.array([len(text) == 81 for text in texts], dtype=bool)
+    joined = "".join(text if ok else "." * 81 for text, ok in zip(texts, fits))
+    data = np.frombuffer(joined.encode("utf-8", "replace"), dtype=np.uint8)
+    if len(data) != 81 * len(texts):  # a non-ASCII character: fall back to row by row
+        values = np.stack([_DIGIT_VALUE[np.frombuffer(t.encode("ascii", "replace"), np.uint8)] if ok
+                           else np.zeros(81, np.int16) for t, ok in zip(texts, fits)])
+        return values, fits
+    return _DIGIT_VALUE[data].reshape(len(texts), 81), fits
+
+
+def _check_rows(questions, answers, line_numbers, source, ratings, origins) -> PuzzleSet:
+    count = len(questions)
+    if count == 0:
+        empty = np.zeros((0, 81), np.int8)
+        return PuzzleSet(empty, empty.copy(), np.zeros(0, bool), np.zeros(0, np.int64), ratings, origins)
+    has_solution = np.array([bool(a) for a in answers], dtype=bool)
+    puzzle_values, puzzle_fits = _cell_array(questions)
+    solution_values, solution_fits = _cell_array([a if a else "1" * 81 for a in answers])
+    bad = ~puzzle_fits | (puzzle_values < 0).any(1)
+    bad |= ~solution_fits | (solution_values < 1).any(1)
+    puzzles, solutions = puzzle_values.astype(np.int8), solution_values.astype(np.int8)
+    given = puzzles > 0
+    checked = has_solution & ~bad
+    bad |= checked & ((puzzles != solutions) & given).any(1)
+    digit_sets = np.bitwise_or.reduce(1 << (solutions[:, _UNITS].astype(np.int32) - 1).clip(0, 8), axis=2)
+    bad |= checked & (digit_sets != 0x1FF).any(1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        where = f"{source}:{line_numbers[row]}"
+        puzzle = _parse_cells(questions[row], where, "puzzle", _CELL_CHARS)
+        if answers[row]:
+            _check_solution(puzzle, _parse_cells(answers[row], where, "solution", _SOLUTION_CHARS), where)
+        raise AssertionError(f"{where}: row flagged as bad but passes the row-by-row checks")  # unreachable
+    solutions[~has_solution] = 0
+    return PuzzleSet(puzzles, solutions, has_solution, np.array(line_numbers, dtype=np.int64), ratings, origins)
+
+
+def _parse_rating(text: str, where: str) -> int:
+    if not text.isdigit():
+        raise PuzzleFileError(f"{where}: the rating {text!r} is not a non-negative whole number")
+    return int(text)
+
+
+def write_puzzle_csv(path: str | os.PathLike, puzzles, solutions, ratings, sources) -> None:
+    """Write `source,question,answer,rating` rows (blanks as '.'), atomically: the file appears complete or not at all.
+
+    puzzles and solutions: int [N, 81]; ratings: int [N]; sources: one string or one per row.
+    """
+    puzzles, solutions = np.asarray(puzzles).reshape(-1, 81), np.asarray(solutions).reshape(-1, 81)
+    sources = [sources] * len(puzzles) if isinstance(sources, str) else list(sources)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(_CSV_COLUMNS)
+    glyphs = np.frombuffer(b".123456789", dtype=np.uint8)
+    for puzzle, solution, rating, origin in zip(puzzles, solutions, ratings, sources):
+        question = glyphs[puzzle.astype(np.int64)].tobytes().decode("ascii")
+        answer = glyphs[solution.astype(np.int64)].tobytes().decode("ascii")
+        writer.writerow((origin, question, answer, int(rating)))
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(buffer.getvalue())
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def _parse_cells(text: str, where: str, what: str, allowed: frozenset) -> np.ndarray:

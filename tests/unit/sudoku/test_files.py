@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from src.hrm.sudoku.files import PuzzleFileError, parse_puzzle_lines, read_puzzle_file
+from src.hrm.sudoku.files import PuzzleFileError, parse_puzzle_lines, read_puzzle_file, write_puzzle_csv
 
 # A classic puzzle and its unique solution.
 PUZZLE = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
@@ -88,3 +88,29 @@ def test_missing_and_binary_files(tmp_path):
     binary.write_bytes(bytes(range(256)))
     with pytest.raises(PuzzleFileError, match="not a text file"):
         read_puzzle_file(binary)
+
+
+def test_rated_csv_round_trip(tmp_path):
+    """write_puzzle_csv writes the Sudoku-Extreme layout; reading it back gives the rows, ratings and sources."""
+    path = tmp_path / "rated.csv"
+    puzzles = np.array([cells(PUZZLE), cells(OTHER)])
+    solutions = np.array([cells(SOLUTION), [0] * 81])
+    write_puzzle_csv(path, puzzles[:1], solutions[:1], [17], "generated-extreme")
+    assert path.read_text().splitlines() == ["source,question,answer,rating", f"generated-extreme,{PUZZLE},{SOLUTION},17"]
+    result = read_puzzle_file(path)
+    assert result.ratings.tolist() == [17] and result.sources.tolist() == ["generated-extreme"]
+    assert [p.name for p in tmp_path.iterdir()] == ["rated.csv"]  # no temporary file left behind
+
+
+def test_a_bad_rating_names_the_line():
+    with pytest.raises(PuzzleFileError, match=r"<input>:3: the rating '1.5' is not a non-negative whole number"):
+        parse_puzzle_lines(["source,question,answer,rating", f"a,{PUZZLE},{SOLUTION},2", f"a,{PUZZLE},{SOLUTION},1.5"])
+
+
+def test_the_first_bad_row_in_file_order_is_reported():
+    """Rows are checked all at once; the error still names the earliest bad line."""
+    lines = [f"{PUZZLE},{SOLUTION}"] * 5 + [f"{PUZZLE},{_wrong_digit(SOLUTION, 2)}", PUZZLE[:-1], PUZZLE[:3] + "é" + PUZZLE[4:]]
+    with pytest.raises(PuzzleFileError, match=r"<input>:6: the solution is not a valid Sudoku"):
+        parse_puzzle_lines(lines)
+    with pytest.raises(PuzzleFileError, match=r"<input>:1: the puzzle contains 'é' at cell 4"):
+        parse_puzzle_lines(lines[-1:] + lines[:5])

@@ -11,7 +11,7 @@ Modes: `eager`, `compiled` (what `train --compile auto` uses on CUDA), `compiled
 `compiled-max-autotune` (Triton GEMM templates tuned per shape, with fused epilogues).
 `--profile` adds, per mode, the CUDA kernels that take the most time over 10 steps.
 
-    python bench/train_throughput.py [--steps 200] [--batch-size 512] [--modes eager,compiled] [--profile]
+    python bench/train_throughput.py [--steps 200] [--batch-size 512] [--modes eager,compiled] [--profile] [--data F]
 """
 
 import argparse
@@ -24,17 +24,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from src.hrm.train import (  # noqa: E402
-    COMPILE_CHOICES,
-    Autocast,
-    TrainConfig,
-    _needed_kinds,
-    compiled_segment_loss,
-    new_run,
-    train_step,
-)
-from src.hrm.tasks.curriculum import LAST_STAGE, CurriculumConfig  # noqa: E402
+from src.hrm.train import COMPILE_CHOICES  # noqa: E402
+from src.hrm.tasks import default_settings  # noqa: E402
+from src.hrm.tasks.curriculum import LAST_STAGE  # noqa: E402
+from src.hrm.training.config import Autocast, TrainConfig  # noqa: E402
+from src.hrm.training.loop import compiled_segment_loss, step_values, train_step  # noqa: E402
 from src.hrm.training.loss import segment_loss  # noqa: E402
+from src.hrm.training.run import new_run  # noqa: E402
 
 
 COMPILE_MODES = {  # bench mode → torch.compile mode; the first two are train's --compile on / cudagraphs
@@ -60,22 +56,27 @@ def step_flops(config, batch: int) -> float:
 
 
 def measure(mode: str, args, device) -> dict:
-    config = TrainConfig(batch_size=args.batch_size, curriculum=CurriculumConfig(start_stage=LAST_STAGE))
+    if args.data is None:  # the default task at its last curriculum stage, where every difficulty is drawn
+        task = default_settings("sudoku")
+        task["curriculum"]["start_stage"] = LAST_STAGE
+    else:
+        task = {**default_settings("sudoku-dataset"), "data": args.data}
+    config = TrainConfig(batch_size=args.batch_size, task=task)
     run = new_run(config, device)
     autocast = Autocast(device.type, torch.bfloat16 if device.type == "cuda" else None)
     loss_fn = compiled_segment_loss(COMPILE_MODES[mode]) if mode in COMPILE_MODES else segment_loss
-    kinds = _needed_kinds(LAST_STAGE)
+    names = step_values(run.rows)
 
     pending = []  # the previous step's metrics vector, read one step late as train does
 
     def one_step(synced: bool = False):
-        waited = run.queue.ensure(kinds)
-        vector = train_step(run.model, run.optimizer, run.carry, run.curriculum, run.queue, run.generator, autocast, loss_fn)
+        waited = run.rows.refill()
+        vector = train_step(run, autocast, loss_fn)
         pending.append(vector)
         # Reading step i-1's counters while step i is queued keeps the GPU busy (the trainer's pipelining);
         # synced reads the step just launched, so the host's own time per step shows in the timing.
         while len(pending) > (0 if synced else 1):
-            run.queue.observe(pending.pop(0)[-len(kinds):].tolist())
+            run.rows.observe(0, dict(zip(names, pending.pop(0).tolist())))
         return waited
 
     def timed(steps: int, synced: bool) -> tuple[list[float], list[float]]:
@@ -135,13 +136,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--modes", default="eager,compiled", help=f"comma-separated: {', '.join(MODES)}")
     parser.add_argument("--profile", action="store_true", help="also list the kernels that take the most time")
+    parser.add_argument("--data", help="time --task sudoku-dataset on this puzzle file instead of the default task")
     args = parser.parse_args()
     unknown = [mode for mode in args.modes.split(",") if mode not in MODES]
     if unknown:
         parser.error(f"unknown mode {', '.join(unknown)}; choose from {', '.join(MODES)}")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     name = torch.cuda.get_device_name(0) if device.type == "cuda" else "CPU"
-    print(f"device {name}, torch {torch.__version__}, batch {args.batch_size}, {args.steps} timed steps, stage {LAST_STAGE}")
+    task = f"stage {LAST_STAGE}" if args.data is None else f"sudoku-dataset {args.data}"
+    print(f"device {name}, torch {torch.__version__}, batch {args.batch_size}, {args.steps} timed steps, {task}")
     print(f"{'mode':<20}{'ms/step':>9}{'synced':>8}{'wait %':>8}{'TFLOP/s':>9}{'peak GiB':>10}{'first step s':>14}")
     for mode in args.modes.split(","):
         try:

@@ -1,14 +1,19 @@
 """The training loop in process on tiny models: learning, checkpoints, exact resume, graduation, divergence."""
 
+import dataclasses
+import hashlib
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
 
 from src.hrm.checkpoint import load_model, load_training_state, training_state_path
 from src.hrm.modeling import ACTConfig, HRMACTModelConfig, TransformerConfig
-from src.hrm.train import RunOptions, TrainConfig, TrainingError, new_run, resume_run, train
+from src.hrm.training.config import RunOptions, TrainConfig
+from src.hrm.training.loop import train
+from src.hrm.training.run import TrainingError, new_run, resume_run
 from src.hrm.tasks.curriculum import CurriculumConfig, STAGE_PROBABILITIES
 
 CPU = torch.device("cpu")
@@ -21,7 +26,7 @@ def tiny_config(batch=8, lr=1e-3, halt_max_steps=16, curriculum=None, seed=0) ->
             transformers=TransformerConfig(num_layers=1, hidden_size=32, num_heads=2, intermediate_size=64),
             act=ACTConfig(halt_max_steps=halt_max_steps),
         ),
-        curriculum=curriculum or CurriculumConfig(),
+        task={"name": "sudoku", "curriculum": dataclasses.asdict(curriculum or CurriculumConfig())},
         batch_size=batch,
         lr=lr,
         seed=seed,
@@ -105,11 +110,11 @@ def test_graduation_moves_through_the_stages(tmp_path):
     stages = [r["stage"] for r in metrics(tmp_path)]
     assert stages == [0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 4, 4]
     # Puzzles of every training difficulty were drawn, and only those a reached stage allows.
-    consumed = run.queue.consumed.tolist()
+    consumed = run.rows.queue.consumed.tolist()
     assert all(c > 0 for c in consumed), consumed
     assert sum(consumed) == metrics(tmp_path)[-1]["puzzles"]
     # Extreme puzzles (first allowed at stage 3) have at most 29 clues, easy ones at least 40.
-    clues = (run.queue.puzzles[3, : consumed[3]] > 0).sum(-1)
+    clues = (run.rows.queue.inputs[3, : consumed[3]] > 0).sum(-1)
     assert int(clues.max()) <= 29 and STAGE_PROBABILITIES[2][3] == 0
 
 
@@ -125,3 +130,49 @@ def test_non_finite_loss_stops_without_saving(tmp_path):
     finally:
         run.close()
     assert checkpoint_steps(tmp_path) == [1, 2]  # the last good state stays the newest checkpoint
+
+
+REFERENCE = Path(__file__).parents[1] / "data" / "default_run_reference.json"
+RECORDED = ("loss", "output_loss", "q_act_loss", "accuracy", "q_act_accuracy", "stage", "puzzles", "halted")
+
+
+def reference_run(seed: int, out_dir) -> dict:
+    """The run behind tests/data/default_run_reference.json: 40 steps of a tiny model with three graduations.
+
+    The numbers were recorded with the trainer as it was before tasks existed (wired to the generator);
+    the generated Sudoku task must reproduce them.
+    """
+    config = tiny_config(batch=16, lr=3e-3, halt_max_steps=4, seed=seed,
+                         curriculum=CurriculumConfig(window=4, threshold=0.5, min_steps=6))
+    run = run_steps(config, out_dir, max_steps=40)
+    state = run.model.state_dict()
+    weights = b"".join(state[name].float().contiguous().numpy().tobytes() for name in sorted(state))
+    return {
+        "records": [{key: record[key] for key in RECORDED} for record in metrics(out_dir)],
+        "weights_sha256": hashlib.sha256(weights).hexdigest(),
+        "weight_sums": {name: float(value.double().sum()) for name, value in sorted(state.items())},
+    }
+
+
+@pytest.mark.parametrize("seed", [42, 7])
+def test_the_sudoku_task_reproduces_the_numbers_recorded_before_tasks(tmp_path, seed):
+    """Same losses, accuracies, halts, stages and puzzle counts, step by step, and the same weights."""
+    expected = json.loads(REFERENCE.read_text())[str(seed)]
+    found = reference_run(seed, tmp_path)
+    assert [r["stage"] for r in found["records"]][-1] == 3  # the curriculum really moved
+    for step, (want, got) in enumerate(zip(expected["records"], found["records"], strict=True), start=1):
+        for key in ("stage", "puzzles", "halted"):
+            assert got[key] == want[key], (step, key)
+        for key in ("loss", "output_loss", "q_act_loss", "accuracy", "q_act_accuracy"):
+            # Bit-identical on the machine that recorded them; a CPU with other vector units may round differently.
+            assert got[key] == pytest.approx(want[key], rel=1e-5, abs=1e-7), (step, key)
+    for name, total in expected["weight_sums"].items():
+        assert found["weight_sums"][name] == pytest.approx(total, rel=1e-4, abs=1e-5), name
+
+
+if __name__ == "__main__":  # re-record (only when the default run is meant to change, which it is not)
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        json.dump({str(s): reference_run(s, Path(folder) / str(s)) for s in (42, 7)}, sys.stdout)

@@ -58,18 +58,23 @@ def segment_loss(
     segments: torch.Tensor,
     explore_draw: torch.Tensor,
     min_halt_draw: torch.Tensor,
+    loss_mask: torch.Tensor | None = None,
 ) -> SegmentLoss:
-    """`sudoku_loss` with its random draws given: free of generators, so torch.compile takes it whole."""
+    """`sudoku_loss` with its random draws given: free of generators, so torch.compile takes it whole.
+
+    loss_mask [B, L] bool: the positions the output loss counts (the task's; None: Sudoku's blanks). The
+    others count as correct in the accuracy, as the original counts the givens.
+    """
     act = model.config.act
     output = model(hidden_states, board_inputs)
 
     # Float32 whatever the autocast dtype: the loss and the accuracies are reductions over many cells.
-    logits = output.output.float()  # [B, 81, vocab]
-    empty = board_inputs == 0
+    logits = output.output.float()  # [B, L, vocab]
+    counted = board_inputs == 0 if loss_mask is None else loss_mask
     cell_loss = F.cross_entropy(logits.flatten(0, 1), board_targets.flatten(), reduction="none").view_as(board_targets)
-    output_loss = (cell_loss * empty).sum() / empty.sum()
+    output_loss = (cell_loss * counted).sum() / counted.sum()
 
-    cell_correct = (logits.argmax(dim=-1) == board_targets) | ~empty
+    cell_correct = (logits.argmax(dim=-1) == board_targets) | ~counted
     row_solved = cell_correct.all(dim=-1)
     output_accuracy = cell_correct.float().mean()
 

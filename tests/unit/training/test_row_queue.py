@@ -1,11 +1,12 @@
-"""The carried batch and the device-side puzzle queue, against a plain-Python model of the original's replacement."""
+"""The carried batch and the device-side row queue, against a plain-Python model of the original's replacement."""
 
 import numpy as np
 import pytest
 import torch
 
 from src.hrm.modeling import HiddenStates
-from src.hrm.training.carry import EMPTY_SLOT, Carry, PuzzleQueue
+from src.hrm.training.carry import Carry
+from src.hrm.training.row_queue import EMPTY_SLOT, RowQueue
 from src.hrm.tasks.curriculum import TRAINING_DIFFICULTIES
 
 
@@ -26,6 +27,11 @@ class SerialSupply:
         return puzzles, solutions
 
 
+def puzzle_queue(supply, batch, device="cpu", **options) -> RowQueue:
+    """A queue over the four training difficulties, as the generated Sudoku task builds it."""
+    return RowQueue(lambda kind, n: supply.take(TRAINING_DIFFICULTIES[kind], n), 4, 81, batch, device, **options)
+
+
 def origin(rows: torch.Tensor) -> list[tuple[int, int]]:
     rows = rows.long()
     return [(int(r[0]), int(r[1]) * 100 + int(r[2])) for r in rows]
@@ -37,7 +43,7 @@ def hidden(batch, size=4, value=0.0):
 
 def test_construction_and_replacement_follow_queue_order():
     batch, size = 6, 4
-    queue = PuzzleQueue(SerialSupply(), batch, "cpu")
+    queue = puzzle_queue(SerialSupply(), batch, "cpu")
     queue.ensure(range(4))
     carry = Carry.empty(batch, 81, size, "cpu")
     initial = HiddenStates(torch.arange(size, dtype=torch.float32), -torch.arange(size, dtype=torch.float32))
@@ -66,10 +72,10 @@ def test_construction_and_replacement_follow_queue_order():
     assert queue.consumed.tolist() == [9, 0, 0, 0]
 
 
-def simulate(batch, steps, probabilities, capacity=None, seed=0, halt_rate=0.6):
+def simulate(batch, steps, probabilities, capacity=None, seed=0, halt_rate=0.6, supply=None):
     """The trainer's use of the queue: ensure, draw, and learn the counters one step late."""
     torch.manual_seed(seed)
-    queue = PuzzleQueue(SerialSupply(), batch, "cpu", capacity=capacity)
+    queue = puzzle_queue(supply or SerialSupply(), batch, "cpu", capacity=capacity)
     kinds = [k for k in range(4) if probabilities[k] > 0]
     generator = torch.Generator().manual_seed(seed)
     pending, drawn = [], []
@@ -115,13 +121,14 @@ def test_difficulty_frequencies_follow_the_stage():
 
 def test_capacity_must_cover_the_lag():
     with pytest.raises(ValueError, match="capacity"):
-        PuzzleQueue(SerialSupply(), 8, "cpu", capacity=20)
+        puzzle_queue(SerialSupply(), 8, "cpu", capacity=20)
 
 
 def test_state_round_trip_continues_the_same_sequence():
     probabilities = torch.tensor([0.7, 0.3, 0.0, 0.0])
-    a, _ = simulate(4, steps=7, probabilities=probabilities, capacity=12)
-    b = PuzzleQueue(a.supply, 4, "cpu", capacity=12)
+    supply = SerialSupply()
+    a, _ = simulate(4, steps=7, probabilities=probabilities, capacity=12, supply=supply)
+    b = puzzle_queue(supply, 4, "cpu", capacity=12)
     b.load_state_dict({k: v.clone() for k, v in a.state_dict().items()})
     halted = torch.ones(4, dtype=torch.bool)
     first = a.draw(halted, probabilities, torch.Generator().manual_seed(1))

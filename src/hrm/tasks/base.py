@@ -1,0 +1,127 @@
+"""What a task is: what the model sees, where training rows come from, and how a prediction is scored.
+
+The trainer, `infer` and `evaluate` know tasks only through this interface. A task's
+settings are plain data (a dataclass) that travels in checkpoint metadata, so a checkpoint
+says which task it was trained on and with which settings.
+"""
+
+import argparse
+import dataclasses
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+
+class TaskError(ValueError):
+    """A task that cannot be built as asked (bad settings, unreadable data); the message is one line."""
+
+
+class RowSource(ABC):
+    """A task's endless, resumable stream of training rows, drawn on the device for the carry's halted rows.
+
+    The trainer calls, per step: `refill()` on the host, then inside the step `draw()` and
+    `update()` (pure tensor work, no host sync), and one step later `observe()` with the
+    values of `metric_names` and `counter_names` as read back.
+    """
+
+    metric_names: tuple[str, ...] = ()  # 0-dim device values returned by update(), in this order
+    counter_names: tuple[str, ...] = ()  # the [K] device tensor returned by counters(), in this order
+
+    @abstractmethod
+    def start(self) -> None:
+        """Before the first draw of a fresh run: get the first rows ready."""
+
+    @abstractmethod
+    def refill(self) -> float:
+        """Host side, before a step: make sure the next draw finds its rows; returns seconds waited."""
+
+    @abstractmethod
+    def draw(self, halted: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fresh (inputs, targets) [B, L] long for the rows where `halted` [B] is true (others: don't care)."""
+
+    def update(self, accuracy: torch.Tensor) -> list[torch.Tensor]:
+        """After a step, with its accuracy (0-dim): the values of `metric_names` (e.g. a curriculum's stage)."""
+        return []
+
+    @abstractmethod
+    def counters(self) -> torch.Tensor:
+        """Device counters read back one step late (rows consumed per kind), long [len(counter_names)]."""
+
+    @abstractmethod
+    def observe(self, step: int, values: dict[str, float]) -> list[str]:
+        """The host learns a step's metric and counter values; returns lines to announce (e.g. a graduation)."""
+
+    @abstractmethod
+    def rows_consumed(self) -> int:
+        """Rows handed to the carry so far, as known to the host."""
+
+    def record(self, values: dict[str, float]) -> dict:
+        """The task's own fields of a step's metrics.jsonl record."""
+        return {}
+
+    def epoch(self) -> float | None:
+        """Passes over a finite dataset so far (None for an endless generator)."""
+        return None
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Tensors to save with a checkpoint (queued rows, counters, curriculum)."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None: ...
+
+    @abstractmethod
+    def meta(self) -> dict:
+        """JSON-ready host state to save with a checkpoint (e.g. how far the generator streams are)."""
+
+    def close(self) -> None:
+        """Stop background threads."""
+
+
+class Task(ABC):
+    """A task: its vocabulary and row length (the model config follows from them), its rows and its scoring."""
+
+    name: ClassVar[str]
+    Config: ClassVar[type]  # a dataclass of the task's settings, with the defaults
+    # Train flags of this task: argparse dest -> Config field; `add_arguments` defines them with default None.
+    FLAGS: ClassVar[dict[str, str]] = {}
+
+    vocab_size: int
+    seq_len: int
+
+    def __init__(self, config):
+        self.config = config
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """Add this task's train flags (each with default None: not given)."""
+
+    @classmethod
+    def complete_config(cls, config, given: set[str]) -> None:
+        """Defaults that follow from other settings of a fresh run; `given` holds the flags the user set."""
+
+    @abstractmethod
+    def rows(self, seed: int, batch_size: int, device: torch.device, workers: int | None,
+             meta: dict | None = None) -> RowSource:
+        """The training stream; `meta` (from RowSource.meta of a checkpoint) continues a saved one."""
+
+    @abstractmethod
+    def loss_mask(self, inputs: torch.Tensor) -> torch.Tensor:
+        """[B, L] bool: the target positions the output loss counts (pure tensor function, compile-friendly)."""
+
+    def is_correct(self, inputs: np.ndarray, targets: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+        """[N] bool: whether each predicted row counts as solved; by default, equal to the target."""
+        return (np.asarray(predictions) == np.asarray(targets)).all(axis=-1)
+
+    @abstractmethod
+    def format_row(self, row) -> str:
+        """A row (inputs, targets or a prediction) as people read it."""
+
+    def settings(self) -> dict:
+        """The task's name and settings as JSON-ready data (checkpoint metadata)."""
+        return {"name": self.name, **dataclasses.asdict(self.config)}
+
+    def check_resume(self, meta: dict) -> None:
+        """Refuse to continue a run whose rows this task can no longer give (e.g. the dataset file changed)."""

@@ -1,0 +1,233 @@
+"""Sudoku from a dataset file (the Sudoku-Extreme CSV layout, or the project's own puzzle files), augmented.
+
+Each epoch visits every row once in a seeded shuffled order; row i of the stream gets its
+own seeded transformation (digit relabelling, transpose, band/stack and row/column
+permutations), so a resumed run sees exactly the rows an uninterrupted one would.
+`--train-size N` keeps a seeded subset of N rows, as the HRM paper's 1,000 examples.
+"""
+
+import argparse
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..cli_types import non_negative_int, positive_int
+from ..sudoku import count_solutions_batch, solve_batch
+from ..sudoku.augment import random_transforms, row_keys
+from ..sudoku.files import PuzzleFileError, PuzzleSet, read_puzzle_file
+from ..training.row_queue import RowQueue
+from .base import RowSource, TaskError
+from .sudoku import SudokuBoards
+
+HF_PREFIX = "hf://"
+
+
+@dataclass
+class SudokuDatasetConfig:
+    data: str = ""  # a file, or hf://<owner>/<dataset>[/<file>]
+    min_rating: int | None = None
+    max_rating: int | None = None
+    train_size: int | None = None  # a seeded subset of the (filtered) rows; None: all
+    augment: bool = True
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SudokuDatasetConfig":
+        return cls(**data)
+
+
+class SudokuDatasetTask(SudokuBoards):
+    name = "sudoku-dataset"
+    Config = SudokuDatasetConfig
+    FLAGS = {"data": "data", "min_rating": "min_rating", "max_rating": "max_rating", "train_size": "train_size",
+             "augment": "augment"}
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group("--task sudoku-dataset (fixed for a run)")
+        group.add_argument(
+            "--data", help="puzzle file: a source,question,answer,rating CSV (Sudoku-Extreme), a puzzle file, "
+            "or hf://sapientinc/sudoku-extreme (needs huggingface_hub and network, downloaded once)",
+        )  # fmt: skip
+        group.add_argument("--min-rating", type=non_negative_int, help="keep rows rated at least this")
+        group.add_argument("--max-rating", type=non_negative_int, help="keep rows rated at most this")
+        group.add_argument("--train-size", type=positive_int, help="train on a seeded subset of this many rows")
+        group.add_argument(
+            "--augment", action=argparse.BooleanOptionalAction, default=None,
+            help="a fresh seeded symmetry of the puzzle for every row drawn (default: on)",
+        )  # fmt: skip
+
+    def __init__(self, config: SudokuDatasetConfig):
+        super().__init__(config)
+        if not config.data:
+            raise TaskError("--task sudoku-dataset needs --data FILE (or hf://sapientinc/sudoku-extreme)")
+        if config.min_rating is not None and config.max_rating is not None and config.min_rating > config.max_rating:
+            raise TaskError(f"--min-rating {config.min_rating} is above --max-rating {config.max_rating}")
+
+    def load(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """The training rows (puzzles, solutions) int8 [N, 81]: read, solved where needed, filtered, subset."""
+        config = self.config
+        rows = load_puzzles(config.data, "train.csv")
+        rows = filter_by_rating(rows, config.min_rating, config.max_rating, config.data)
+        if config.train_size is not None:
+            if config.train_size > len(rows):
+                raise TaskError(f"--train-size {config.train_size} is more than the {len(rows)} rows of {config.data}")
+            keep = np.sort(np.random.default_rng([seed, 1]).choice(len(rows), config.train_size, replace=False))
+            rows = rows.select(keep)
+        return rows.puzzles, rows.solutions
+
+    def rows(self, seed, batch_size, device, workers, meta=None) -> "DatasetRows":
+        puzzles, solutions = self.load(seed)
+        fingerprint = _fingerprint(puzzles, solutions)
+        if meta is not None and meta["fingerprint"] != fingerprint:
+            raise TaskError(f"{self.config.data}: its rows differ from those the run started with; a run keeps its data")
+        stream = DatasetStream(puzzles, solutions, seed, self.config.augment, 0 if meta is None else meta["taken"])
+        return DatasetRows(stream, fingerprint, batch_size, device)
+
+
+class DatasetStream:
+    """Row i of an endless stream: epoch i // N visits the rows in a seeded order, each with its own symmetry."""
+
+    def __init__(self, puzzles: np.ndarray, solutions: np.ndarray, seed: int, augment: bool, taken: int = 0):
+        self.puzzles, self.solutions = puzzles, solutions
+        self.seed, self.augment, self.taken = seed, augment, int(taken)
+        self._orders: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.puzzles)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """The rows of an epoch in the order they are drawn."""
+        if epoch not in self._orders:
+            if len(self._orders) > 1:
+                self._orders.pop(min(self._orders))
+            self._orders[epoch] = np.random.default_rng([self.seed, 2, epoch]).permutation(len(self))
+        return self._orders[epoch]
+
+    def rows_at(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(puzzles, solutions) int8 [n, 81] at stream positions `indices`."""
+        epochs, positions = np.divmod(indices, len(self))
+        picked = np.empty(len(indices), dtype=np.int64)
+        for epoch in np.unique(epochs):
+            where = epochs == epoch
+            picked[where] = self.order(int(epoch))[positions[where]]
+        puzzles, solutions = self.puzzles[picked], self.solutions[picked]
+        if self.augment:
+            transform = random_transforms(row_keys(self.seed, indices))
+            puzzles, solutions = transform.apply(puzzles), transform.apply(solutions)
+        return puzzles, solutions
+
+    def take(self, kind: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The next n rows (one kind: `kind` is always 0)."""
+        indices = np.arange(self.taken, self.taken + n, dtype=np.int64)
+        self.taken += n
+        return self.rows_at(indices)
+
+
+class DatasetRows(RowSource):
+    counter_names = ("consumed",)
+
+    def __init__(self, stream: DatasetStream, fingerprint: str, batch_size: int, device):
+        self.stream, self.fingerprint = stream, fingerprint
+        self.queue = RowQueue(stream.take, 1, 81, batch_size, device)
+        self.only_kind = torch.ones(1, device=device)
+
+    def start(self) -> None:
+        self.queue.ensure([0])
+
+    def refill(self) -> float:
+        return self.queue.ensure([0])
+
+    def draw(self, halted, generator):
+        return self.queue.draw(halted, self.only_kind, generator)
+
+    def counters(self) -> torch.Tensor:
+        return self.queue.consumed
+
+    def observe(self, step, values) -> list[str]:
+        self.queue.observe([values["consumed"]])
+        return []
+
+    def rows_consumed(self) -> int:
+        return self.queue.total_consumed()
+
+    def epoch(self) -> float:
+        return self.rows_consumed() / len(self.stream)
+
+    def record(self, values) -> dict:
+        return {"epoch": round(self.epoch(), 6)}
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {f"queue.{k}": v for k, v in self.queue.state_dict().items()}
+
+    def load_state_dict(self, state) -> None:
+        self.queue.load_state_dict({key: state[f"queue.{key}"] for key in self.queue.state_dict()})
+
+    def meta(self) -> dict:
+        return {"taken": self.stream.taken, "rows": len(self.stream), "fingerprint": self.fingerprint}
+
+
+def _fingerprint(puzzles: np.ndarray, solutions: np.ndarray) -> str:
+    digest = hashlib.sha256(np.ascontiguousarray(puzzles).tobytes())
+    digest.update(np.ascontiguousarray(solutions).tobytes())
+    return digest.hexdigest()
+
+
+def resolve_data_path(data: str, default_file: str) -> str:
+    """A local path for --data: the file itself, or hf://owner/dataset[/file] downloaded once to the HF cache."""
+    if not data.startswith(HF_PREFIX):
+        return data
+    parts = data[len(HF_PREFIX):].strip("/").split("/")
+    if len(parts) < 2 or not all(parts):
+        raise TaskError(f"{data}: expected hf://<owner>/<dataset>[/<file>], e.g. hf://sapientinc/sudoku-extreme")
+    repo, filename = "/".join(parts[:2]), "/".join(parts[2:]) or default_file
+    manual = (f"or download {filename} from https://huggingface.co/datasets/{repo} and pass its path")
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError:
+        raise TaskError(f"{data}: reading hf:// needs the huggingface_hub package (pip install huggingface_hub) "
+                        f"and network; {manual}") from None
+    try:
+        return hf_hub_download(repo_id=repo, filename=filename, repo_type="dataset")
+    except Exception as err:  # network, missing file, authentication: all one line for the user
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise TaskError(f"{data}: download failed ({reason}); {manual}") from None
+
+
+def load_puzzles(data: str, default_file: str = "train.csv", limit: int | None = None) -> PuzzleSet:
+    """Read a dataset: every row gets its solution (the engine solves rows given without one; a row without
+    a unique solution is an error naming its line)."""
+    path = resolve_data_path(data, default_file)
+    try:
+        rows = read_puzzle_file(path, limit=limit)
+    except PuzzleFileError as err:
+        raise TaskError(str(err)) from None
+    if len(rows) == 0:
+        raise TaskError(f"{path}: holds no puzzles")
+    missing = np.flatnonzero(~rows.has_solution)
+    if len(missing):
+        counts = count_solutions_batch(rows.puzzles[missing], limit=2)
+        if (counts != 1).any():
+            bad = int(np.flatnonzero(counts != 1)[0])
+            why = "no solution" if counts[bad] == 0 else "several solutions"
+            raise TaskError(f"{path}:{rows.line_numbers[missing[bad]]}: the puzzle has {why}; a training row needs one")
+        rows.solutions[missing] = solve_batch(rows.puzzles[missing])
+        rows.has_solution[missing] = True
+    return rows
+
+
+def filter_by_rating(rows: PuzzleSet, min_rating: int | None, max_rating: int | None, name: str) -> PuzzleSet:
+    """The rows rated within [min_rating, max_rating]; an error if a bound is given and the file has no ratings."""
+    if min_rating is None and max_rating is None:
+        return rows
+    if rows.ratings is None:
+        raise TaskError(f"{name}: --min-rating/--max-rating need a rating column, and this file has none")
+    keep = np.ones(len(rows), dtype=bool)
+    if min_rating is not None:
+        keep &= rows.ratings >= min_rating
+    if max_rating is not None:
+        keep &= rows.ratings <= max_rating
+    if not keep.any():
+        raise TaskError(f"{name}: no row is rated within [{min_rating}, {max_rating}]")
+    return rows.select(keep)

@@ -1,0 +1,66 @@
+"""A run's settings: what defines its results (saved with every checkpoint) and how this invocation runs."""
+
+import contextlib
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..modeling import HRMACTModelConfig
+from ..tasks import DEFAULT_TASK, default_settings
+
+
+def _default_task() -> dict:
+    return default_settings(DEFAULT_TASK)
+
+
+@dataclass
+class TrainConfig:
+    """What defines a run's results; saved with every checkpoint, and kept as is by --resume."""
+
+    model: HRMACTModelConfig = field(default_factory=HRMACTModelConfig)
+    task: dict = field(default_factory=_default_task)  # {"name": ..., **the task's settings}, see build_task
+    batch_size: int = 512
+    lr: float = 1e-4
+    optimizer: str = "mlx-adamw"
+    seed: int = 42  # model init (torch.manual_seed), row streams; seed + 1 for the step generator
+
+    def to_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "model": self.model.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        data = dict(data)
+        if "curriculum" in data:  # saved before tasks existed: the generated Sudoku task with this curriculum
+            data["task"] = {"name": "sudoku", "curriculum": data.pop("curriculum")}
+        return cls(model=HRMACTModelConfig.from_dict(data.pop("model")), **data)
+
+
+@dataclass
+class RunOptions:
+    """How this invocation runs; may differ between a run and its resume."""
+
+    out_dir: Path
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    precision: str = "fp32"  # "fp32" or "bf16" (autocast)
+    # torch.compile of the segment loss (both forwards and the loss; backward via AOTAutograd): None for eager,
+    # else the torch.compile mode ("default", or "reduce-overhead" to replay the kernels as CUDA graphs).
+    compile: str | None = None
+    max_steps: int | None = None
+    max_minutes: float | None = None
+    max_epochs: float | None = None  # dataset tasks: stop once this many passes over the rows are done
+    checkpoint_every: int = 250
+    workers: int | None = None
+    log_format: str = "bar"  # "bar", "swift", "jsonl" or "none"
+
+
+@dataclass
+class Autocast:
+    device_type: str
+    dtype: torch.dtype | None  # None: plain float32, the original's numerics
+
+    def __call__(self):
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device_type, dtype=self.dtype)

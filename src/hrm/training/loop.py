@@ -1,0 +1,203 @@
+"""The training loop: one segment per step for every carried row, logged and checkpointed.
+
+A step never waits for the host: metrics and the row counters are copied out
+asynchronously and read one step later. Ctrl-C or a time/step/epoch limit saves a final
+checkpoint; a second Ctrl-C aborts without saving.
+"""
+
+import math
+import signal
+import threading
+import time
+
+import torch
+from tqdm import tqdm
+
+from ..tasks import RowSource
+from .config import Autocast, RunOptions
+from .loss import exploration_draws, segment_loss
+from .report import Reporter
+from .run import CHECKPOINT_NAME, Run, TrainingError, save_checkpoint
+from ..checkpoint import training_state_path
+
+METRICS = ("loss", "output_loss", "q_act_loss", "accuracy", "q_act_accuracy", "halted")
+
+
+def step_values(rows: RowSource) -> tuple[str, ...]:
+    """Names of the vector a step returns: the loss metrics, the task's metrics, then its row counters."""
+    return METRICS + rows.metric_names + rows.counter_names
+
+
+def train_step(run: Run, autocast: Autocast, loss_fn=segment_loss) -> torch.Tensor:
+    """One segment for every carried row: loss, backward, update, replace halted rows, the task's update.
+
+    Pure tensor work with no host synchronisation; returns the step's values (`step_values`) as one
+    float64 vector for the host to read later.
+    """
+    model, carry = run.model, run.carry
+    # Drawn outside `loss_fn` so that a compiled one holds no generator; same draws as sudoku_loss.
+    explore_draw, min_halt_draw = exploration_draws(model, carry.inputs.shape[0], carry.inputs.device, run.generator)
+    with autocast():
+        result = loss_fn(
+            model, carry.hidden_states, carry.inputs, carry.targets, carry.segments, explore_draw, min_halt_draw,
+            run.task.loss_mask(carry.inputs),
+        )  # fmt: skip
+    result.loss.backward()
+    run.optimizer.step()
+    run.optimizer.zero_grad(set_to_none=True)
+
+    fresh_inputs, fresh_targets = run.rows.draw(result.is_halted, run.generator)
+    carry.advance(result.hidden_states, result.is_halted, fresh_inputs, fresh_targets, model.initial_hidden_states)
+    task_values = run.rows.update(result.output_accuracy)
+
+    values = (
+        result.loss, result.output_loss, result.q_act_loss, result.output_accuracy, result.q_act_halt_accuracy,
+        result.is_halted.sum(), *task_values,
+    )  # fmt: skip
+    return torch.cat([torch.stack([v.detach().double() for v in values]), run.rows.counters().double()])
+
+
+class LaggedMetrics:
+    """Copies each step's value vector into pinned host memory without waiting; the host reads it a step later."""
+
+    def __init__(self, device: torch.device, names: tuple[str, ...]):
+        cuda = device.type == "cuda"
+        self.names = names
+        self.buffers = [torch.zeros(len(names), dtype=torch.float64, pin_memory=cuda) for _ in range(2)]
+        self.events = [torch.cuda.Event() if cuda else None for _ in range(2)]
+        self.next = 0
+
+    def send(self, vector: torch.Tensor) -> int:
+        slot, self.next = self.next, 1 - self.next
+        self.buffers[slot].copy_(vector, non_blocking=True)
+        if self.events[slot] is not None:
+            self.events[slot].record()
+        return slot
+
+    def receive(self, slot: int) -> dict[str, float]:
+        if self.events[slot] is not None:
+            self.events[slot].synchronize()
+        return dict(zip(self.names, self.buffers[slot].tolist()))
+
+
+def train(run: Run, options: RunOptions) -> Run:
+    """Run steps until a limit or Ctrl-C, logging each and checkpointing at step 1 and every `checkpoint_every`."""
+    autocast = Autocast(options.device.type, torch.bfloat16 if options.precision == "bf16" else None)
+    loss_fn = segment_loss if options.compile is None else compiled_segment_loss(options.compile)
+    reporter = Reporter(options.out_dir, options.log_format, run.step, options.max_steps)
+    metrics = LaggedMetrics(options.device, step_values(run.rows))
+    stop = _StopFlag()
+    started = tick = time.monotonic()
+    elapsed_at_start, start_rows = run.elapsed, run.rows.rows_consumed()
+    last_saved = run.step
+    pending = None  # the launched step whose metrics are still to be read: (step, slot, seconds waited, start time)
+
+    def report(entry, until: float) -> None:
+        """Read a step's metrics (waiting for them if need be), log them, and let the task react to them."""
+        step, slot, waited, began = entry
+        values = metrics.receive(slot)
+        if not math.isfinite(values["loss"]):
+            kept = f"last checkpoint: step {last_saved}" if last_saved else "no checkpoint yet"
+            raise TrainingError(f"loss is {values['loss']} at step {step}; stopped without saving ({kept})")
+        announcements = run.rows.observe(step, values)
+        puzzles = run.rows.rows_consumed()
+        reporter.step({
+            "step": step, "loss": values["loss"],
+            "output_loss": values["output_loss"], "q_act_loss": values["q_act_loss"],
+            "accuracy": values["accuracy"], "q_act_accuracy": values["q_act_accuracy"], **run.rows.record(values),
+            "puzzles": puzzles, "halted": int(values["halted"]), "wait_fraction": waited / max(until - began, 1e-9),
+            "puzzles_per_second": (puzzles - start_rows) / max(until - started, 1e-9),
+            "elapsed": elapsed_at_start + until - started,
+        })  # fmt: skip
+        for line in announcements:
+            reporter.announce(line)
+
+    try:
+        while not stop.requested and not _limit_reached(run, options, started):
+            began = time.monotonic()
+            waited = run.rows.refill()
+            vector = train_step(run, autocast, loss_fn)
+            run.step += 1
+            slot = metrics.send(vector)
+            now = time.monotonic()
+            run.elapsed, run.waited, tick = run.elapsed + now - tick, run.waited + waited, now
+            if pending is not None:
+                report(pending, until=began)  # the previous step: by now its copy has landed, or nearly
+            pending = (run.step, slot, waited, began)
+            if run.step == 1 or run.step % options.checkpoint_every == 0 or options.max_epochs is not None:
+                # With an epoch limit the host must know this step's rows before deciding to go on.
+                report(pending, until=time.monotonic())
+                pending = None
+            if run.step == 1 or run.step % options.checkpoint_every == 0:
+                last_saved = _save(run, options, reporter)
+        if pending is not None:
+            report(pending, until=time.monotonic())
+        if run.step != last_saved:
+            _save(run, options, reporter)
+        why = "interrupted" if stop.requested else "stopped"
+        reporter.announce(
+            f"{why} after step {run.step}: {run.rows.rows_consumed()} puzzles,"
+            f" waited for puzzles {100 * run.waited / max(run.elapsed, 1e-9):.1f}% of the training time"
+        )
+    finally:
+        stop.restore()
+        reporter.close()
+    return run
+
+
+def compiled_segment_loss(mode: str | None = None):
+    """torch.compile'd segment loss (`mode` as torch.compile takes it) that falls back to eager, with one
+    warning, if compiling fails."""
+    compiled = torch.compile(segment_loss, mode=mode)
+    state = {"fn": compiled}
+
+    def loss_fn(*args):
+        if state["fn"] is compiled:
+            try:
+                return compiled(*args)
+            except Exception as err:  # a compiler failure must not end a training run
+                reason = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
+                tqdm.write(f"warning: torch.compile failed ({reason}); running eager")
+                state["fn"] = segment_loss
+        return state["fn"](*args)
+
+    return loss_fn
+
+
+def _limit_reached(run: Run, options: RunOptions, started: float) -> bool:
+    if options.max_steps is not None and run.step >= options.max_steps:
+        return True
+    epoch = run.rows.epoch()
+    if options.max_epochs is not None and epoch is not None and epoch >= options.max_epochs:
+        return True
+    return options.max_minutes is not None and time.monotonic() - started >= 60 * options.max_minutes
+
+
+def _save(run: Run, options: RunOptions, reporter: Reporter) -> int:
+    path = save_checkpoint(run, options.out_dir)
+    # The training state (carried hidden states, moments) is large; --resume only needs the newest.
+    for other in options.out_dir.glob("checkpoint-*.safetensors"):
+        match = CHECKPOINT_NAME.match(other.name)
+        if match and int(match.group(1)) < run.step:
+            training_state_path(other).unlink(missing_ok=True)
+    reporter.announce(f"step {run.step}: saved {path}")
+    return run.step
+
+
+class _StopFlag:
+    """The first Ctrl-C asks the loop to stop after the current step and save; a second one aborts."""
+
+    def __init__(self):
+        self.requested = False
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)

@@ -1,0 +1,79 @@
+"""A run's log: metrics.jsonl for every run, plus the console (a progress bar, the original's lines, or JSON)."""
+
+import json
+import os
+from pathlib import Path
+
+from tqdm import tqdm
+
+
+class Reporter:
+    """metrics.jsonl for every run, plus the console: a progress bar, the original's lines, or JSON lines."""
+
+    def __init__(self, out_dir: Path, log_format: str, start_step: int, max_steps: int | None):
+        self.log_format = log_format
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.path = out_dir / "metrics.jsonl"
+        _truncate_metrics(self.path, start_step)
+        self.file = open(self.path, "a", buffering=1)
+        self.bar = None
+        if log_format == "bar":
+            self.bar = tqdm(total=max_steps, initial=start_step, unit="step", dynamic_ncols=True)
+
+    def step(self, record: dict) -> None:
+        line = json.dumps(record)
+        self.file.write(line + "\n")
+        if self.bar is not None:
+            self.bar.update(record["step"] - self.bar.n)
+            self.bar.set_postfix_str(
+                f"loss {record['loss']:.4f} acc {record['accuracy']:.4f} q-acc {record['q_act_accuracy']:.4f}"
+                f"{_progress(record, ' stage {stage}', ' epoch {epoch:.2f}')} {record['puzzles_per_second']:.0f} puzzles/s"
+            )
+        elif self.log_format == "swift":
+            # The original's per-step output, numbers as it formats them.
+            print(f"Step {record['step']}")
+            print(
+                f"Output [{record['output_loss']:.4f} {record['accuracy']:.4f}] | "
+                f"Q-ACT [{record['q_act_loss']:.4f} {record['q_act_accuracy']:.4f}] | "
+                f"Puzzles [{record['puzzles']}]"
+                f"{_progress(record, ' | Curriculum Level [{stage}]', ' | Epoch [{epoch:.2f}]')}",
+                flush=True,
+            )
+        elif self.log_format == "jsonl":
+            print(line, flush=True)
+
+    def announce(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text)
+        elif self.log_format != "none":
+            print(text, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.file.close()
+
+
+def _progress(record: dict, stage_text: str, epoch_text: str) -> str:
+    """How far the run's task is: the curriculum stage (generated Sudoku) or the epoch (a dataset)."""
+    if "stage" in record:
+        return stage_text.format(stage=record["stage"])
+    if "epoch" in record:
+        return epoch_text.format(epoch=record["epoch"])
+    return ""
+
+
+def _truncate_metrics(path: Path, last_step: int) -> None:
+    """Drop records after the step a run resumes from (and a torn last line), rewriting the file atomically."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["step"] <= last_step:
+                kept.append(line)
+        except (ValueError, KeyError, TypeError):
+            continue
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text("".join(f"{line}\n" for line in kept))
+    os.replace(tmp, path)

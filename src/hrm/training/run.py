@@ -1,0 +1,183 @@
+"""A training run's state, created fresh or rebuilt from its newest checkpoint, and saved with every checkpoint."""
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..checkpoint import (
+    CheckpointError,
+    load_model,
+    load_training_state,
+    save_model,
+    save_training_state,
+    training_state_path,
+)
+from ..modeling import HRMACTInner
+from ..tasks import RowSource, Task, TaskError, build_task
+from .carry import Carry
+from .config import TrainConfig
+from .optimizer import build_optimizer
+
+CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)\.safetensors$")
+
+
+class TrainingError(RuntimeError):
+    """The run cannot go on (a non-finite loss); the message is one line naming the step."""
+
+
+@dataclass
+class Run:
+    """Everything carried from step to step; checkpoints save all of it, so a resumed run is exact."""
+
+    config: TrainConfig
+    task: Task
+    model: HRMACTInner
+    optimizer: torch.optim.Optimizer
+    rows: RowSource
+    carry: Carry
+    generator: torch.Generator
+    step: int = 0
+    elapsed: float = 0.0  # seconds of training so far, over all invocations
+    waited: float = 0.0  # of which waiting for rows
+
+    def close(self) -> None:
+        self.rows.close()
+
+
+def build_run_task(config: TrainConfig) -> Task:
+    """The run's task; its vocabulary and row length must be the model's."""
+    task = build_task(config.task)
+    if (config.model.vocab_size, config.model.seq_len) != (task.vocab_size, task.seq_len):
+        raise TaskError(
+            f"the model's vocabulary {config.model.vocab_size} and length {config.model.seq_len} do not fit task"
+            f" {task.name} ({task.vocab_size} tokens, {task.seq_len} positions)"
+        )
+    return task
+
+
+def new_run(config: TrainConfig, device: torch.device, workers: int | None = None) -> Run:
+    """A fresh run: the model drawn from torch.manual_seed(seed), every carried row on a fresh one."""
+    task = build_run_task(config)
+    torch.manual_seed(config.seed)
+    model = HRMACTInner(config.model).to(device)
+    run = _assemble(config, task, model, device, task.rows(config.seed, config.batch_size, device, workers))
+    try:
+        run.rows.start()
+        everyone = torch.ones(config.batch_size, dtype=torch.bool, device=device)
+        fresh = run.rows.draw(everyone, run.generator)
+        run.carry.advance(run.carry.hidden_states, everyone, *fresh, model.initial_hidden_states)
+        names = run.rows.counter_names
+        run.rows.observe(0, dict(zip(names, run.rows.counters().tolist())) | _quiet(run.rows))
+    except BaseException:
+        run.close()
+        raise
+    return run
+
+
+def _quiet(rows: RowSource) -> dict:
+    """Metric values that announce nothing (the observation of a fresh run's first draw)."""
+    return {name: 0.0 for name in rows.metric_names}
+
+
+def _assemble(config: TrainConfig, task: Task, model: HRMACTInner, device: torch.device, rows: RowSource) -> Run:
+    hidden = config.model.transformers.hidden_size
+    return Run(
+        config=config,
+        task=task,
+        model=model,
+        optimizer=build_optimizer(config.optimizer, model.parameters(), lr=config.lr, device=device),
+        rows=rows,
+        carry=Carry.empty(config.batch_size, config.model.seq_len, hidden, device),
+        generator=torch.Generator(device=device).manual_seed(config.seed + 1),
+    )
+
+
+def save_checkpoint(run: Run, out_dir: Path) -> Path:
+    """checkpoint-<step>.safetensors (the model, its task) and its training-state file; both written atomically."""
+    parameters = [p for p in run.model.parameters()]
+    if not bool(torch.stack([p.isfinite().all() for p in parameters]).all()):
+        raise TrainingError(f"non-finite weights after step {run.step}; not saving them")
+    path = out_dir / f"checkpoint-{run.step}.safetensors"
+    save_model(run.model, path, metadata={"step": str(run.step), "task": json.dumps(run.config.task)})
+    tensors = {"rng.generator": run.generator.get_state()}
+    names = {p: name for name, p in run.model.named_parameters()}
+    for p, state in run.optimizer.state.items():
+        for key, value in state.items():
+            tensors[f"optimizer.{names[p]}.{key}"] = value
+    tensors.update({f"carry.{key}": value for key, value in run.carry.state_dict().items()})
+    tensors.update(run.rows.state_dict())
+    meta = {
+        "step": run.step,
+        "config": run.config.to_dict(),
+        "rows": run.rows.meta(),
+        "elapsed_seconds": run.elapsed,
+        "waited_seconds": run.waited,
+    }
+    save_training_state(training_state_path(path), tensors, meta)
+    return path
+
+
+def latest_checkpoint(out_dir: Path) -> Path:
+    """The newest checkpoint in `out_dir` that has its training-state file next to it."""
+    if not out_dir.is_dir():
+        raise CheckpointError(f"{out_dir}: no such run directory to resume")
+    steps = sorted(
+        (int(m.group(1)), out_dir / m.group(0)) for f in out_dir.iterdir() if (m := CHECKPOINT_NAME.match(f.name))
+    )
+    for _, path in reversed(steps):
+        if training_state_path(path).is_file():
+            return path
+    raise CheckpointError(
+        f"{out_dir}: no checkpoint with its training state (checkpoint-<step>.safetensors + .state) to resume from"
+    )
+
+
+def resume_run(out_dir: Path, device: torch.device, workers: int | None = None) -> Run:
+    """Rebuild the run saved with the newest checkpoint in `out_dir`: weights, optimizer, rows, carry, RNG..."""
+    path = latest_checkpoint(out_dir)
+    state_path = training_state_path(path)
+    tensors, meta = load_training_state(state_path)
+    _upgrade(tensors, meta)
+    run = None
+    try:
+        config = TrainConfig.from_dict(meta["config"])
+        task = build_run_task(config)
+        model = load_model(path, device)
+        if model.config != config.model:
+            raise CheckpointError(f"{path}: model config differs from the one in {state_path.name}")
+        rows = task.rows(config.seed, config.batch_size, device, workers, meta["rows"])
+        run = _assemble(config, task, model, device, rows)
+        run.step = int(meta["step"])
+        run.elapsed, run.waited = float(meta["elapsed_seconds"]), float(meta["waited_seconds"])
+        run.carry.load_state_dict(_with_prefix(tensors, "carry."))
+        run.rows.load_state_dict(tensors)
+        optimizer_state = run.optimizer.state_dict()
+        names = [name for name, p in model.named_parameters() if p.requires_grad]
+        optimizer_state["state"] = {i: _with_prefix(tensors, f"optimizer.{name}.") for i, name in enumerate(names)}
+        run.optimizer.load_state_dict(optimizer_state)
+        run.generator.set_state(tensors["rng.generator"])
+    except BaseException as err:
+        if run is not None:
+            run.close()
+        if isinstance(err, KeyError):
+            raise CheckpointError(f"{state_path}: missing entry {err}") from None
+        if isinstance(err, (ValueError, TypeError, RuntimeError)) and not isinstance(err, (CheckpointError, TaskError)):
+            raise CheckpointError(f"{state_path}: does not fit this run ({str(err).splitlines()[0]})") from None
+        raise
+    return run
+
+
+def _upgrade(tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    """Training states written before tasks existed: the generated Sudoku task's names for the same state."""
+    if "supply" in meta:
+        meta["rows"] = {"supply": meta.pop("supply")}
+    for old, new in (("queue.puzzles", "queue.inputs"), ("queue.solutions", "queue.targets")):
+        if old in tensors:
+            tensors[new] = tensors.pop(old)
+
+
+def _with_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {key[len(prefix) :]: value for key, value in tensors.items() if key.startswith(prefix)}

@@ -187,11 +187,27 @@ def training_state_path(model_path) -> Path:
 # Reading and validation
 
 
-def _read(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+def read_metadata(path) -> dict[str, str]:
+    """A checkpoint's metadata (config, step, task, ...) without reading its tensors."""
+    path = Path(path)
+    _check_file(path)
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as file:
+            return dict(file.metadata() or {})
+    except Exception as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise CheckpointError(f"{path}: not a readable safetensors file ({reason})") from None
+
+
+def _check_file(path: Path) -> None:
     if not path.exists():
         raise CheckpointError(f"{path}: file not found")
     if not path.is_file():
         raise CheckpointError(f"{path}: not a file")
+
+
+def _read(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    _check_file(path)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as file:
             metadata = file.metadata() or {}

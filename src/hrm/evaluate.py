@@ -2,10 +2,13 @@
 
     python -m src.hrm.evaluate CHECKPOINT --difficulty hard --num 1000 --seed 0
     python -m src.hrm.evaluate CHECKPOINT --difficulty easy,medium,hard,extreme --num 250
-    python -m src.hrm.evaluate CHECKPOINT --file test.csv --limit 10000 --json
+    python -m src.hrm.evaluate CHECKPOINT --data test.csv --limit 10000 --json
+    python -m src.hrm.evaluate CHECKPOINT --data hard.csv --min-rating 10 --rating-buckets 10,20,50,100
 
 Puzzles come either from the generator (deterministic in --seed) or from a file: one
-puzzle per line with an optional `,solution`, or a CSV with question/answer columns.
+puzzle per line with an optional `,solution`, or a CSV with question/answer columns (the
+Sudoku-Extreme layout `source,question,answer,rating`; hf://sapientinc/sudoku-extreme reads
+its test.csv). When the file has ratings, the report has a row per rating bucket.
 Bad input: one line on stderr, exit 2.
 """
 
@@ -18,10 +21,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .checkpoint import load_model
+from .checkpoint import load_model, read_metadata
 from .evaluation.inference import Metrics, compute_metrics, evaluate_puzzles, pick_device
-from .sudoku.files import PuzzleSet, read_puzzle_file
 from .sudoku import Difficulty, count_solutions_batch, generate_batch, solve_batch
+from .sudoku.files import PuzzleSet, read_puzzle_file
+from .tasks import task_from_metadata
+from .tasks.sudoku import SudokuBoards
+from .tasks.sudoku_dataset import filter_by_rating, resolve_data_path
+
+DEFAULT_BUCKETS = (0, 1, 10, 20, 50, 100)  # rating edges: 0, 1-9, 10-19, 20-49, 50-99, 100+
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -31,12 +39,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--difficulty", help=f"generate puzzles of these comma-separated difficulties: {difficulties}")
     source.add_argument(
-        "--file", help="puzzle file: 81 cells per line with optional ',solution', or a question/answer CSV"
-    )
+        "--data", "--file", dest="file",
+        help="puzzle file: 81 cells per line with optional ',solution', a question/answer CSV with an optional"
+        " rating column, or hf://sapientinc/sudoku-extreme (its test.csv; needs huggingface_hub)",
+    )  # fmt: skip
     parser.add_argument("--num", type=int, default=100, help="puzzles to generate per difficulty (default 100)")
     parser.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
     parser.add_argument("--workers", type=int, default=None, help="threads for puzzle generation (default: all cores)")
-    parser.add_argument("--limit", type=int, default=None, help="take only the first N puzzles of --file")
+    parser.add_argument("--limit", type=int, default=None, help="take only the first N puzzles of --data")
+    parser.add_argument("--min-rating", type=int, default=None, help="score only rows of --data rated at least this")
+    parser.add_argument("--max-rating", type=int, default=None, help="score only rows of --data rated at most this")
+    parser.add_argument(
+        "--rating-buckets", default=",".join(map(str, DEFAULT_BUCKETS)),
+        help="lower edges of the rating buckets reported for a rated --data file (default: 0,1,10,20,50,100)",
+    )  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--segments", type=int, default=None, help="fixed budget of segments (default: halt_max_steps)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -57,11 +73,13 @@ def check_args(args) -> list[Difficulty]:
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
     if args.file is None and args.difficulty is None:
-        raise ValueError("give the puzzles: --difficulty (with --num and --seed) or --file")
+        raise ValueError("give the puzzles: --difficulty (with --num and --seed) or --data")
     if args.file is not None:
+        parse_buckets(args.rating_buckets)
         return []
-    if args.limit is not None:
-        raise ValueError("--limit applies to --file; with --difficulty, --num sets how many puzzles")
+    for flag, value in (("--limit", args.limit), ("--min-rating", args.min_rating), ("--max-rating", args.max_rating)):
+        if value is not None:
+            raise ValueError(f"{flag} applies to --data; with --difficulty, --num sets how many puzzles")
     names = [name for name in args.difficulty.split(",") if name.strip()]
     if not names:
         raise ValueError("--difficulty is empty")
@@ -69,6 +87,28 @@ def check_args(args) -> list[Difficulty]:
     if len(set(difficulties)) != len(difficulties):
         raise ValueError(f"--difficulty names a difficulty twice: {args.difficulty}")
     return difficulties
+
+
+def parse_buckets(text: str) -> list[int]:
+    """Rating bucket edges from "0,10,50": increasing non-negative integers."""
+    try:
+        edges = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--rating-buckets must be comma-separated whole numbers, got {text!r}") from None
+    if not edges or min(edges) < 0 or edges != sorted(set(edges)):
+        raise ValueError(f"--rating-buckets must be increasing non-negative numbers, got {text!r}")
+    return edges
+
+
+def bucket_labels(edges: list[int]) -> list[str]:
+    """Bucket names in order: "<5" below the first edge, "10-19" between edges, "100+" from the last."""
+    between = [f"{low}" if high == low + 1 else f"{low}-{high - 1}" for low, high in zip(edges, edges[1:])]
+    return [f"<{edges[0]}", *between, f"{edges[-1]}+"]
+
+
+def bucket_names(ratings: np.ndarray, edges: list[int]) -> np.ndarray:
+    """The bucket label of each rating."""
+    return np.array(bucket_labels(edges), dtype=object)[np.searchsorted(edges, ratings, side="right")]
 
 
 def solve_missing(puzzles: np.ndarray, solutions: np.ndarray, has_solution: np.ndarray) -> list[str | None]:
@@ -96,7 +136,17 @@ def load_puzzles(args, difficulties: list[Difficulty], puzzle_set: PuzzleSet | N
     reasons = solve_missing(puzzle_set.puzzles, solutions, puzzle_set.has_solution)
     excluded = [{"line": int(line), "reason": why} for line, why in zip(puzzle_set.line_numbers, reasons) if why]
     scored = np.array([why is None for why in reasons], dtype=bool)
-    return puzzle_set.puzzles[scored], solutions[scored], np.full(int(scored.sum()), "file"), excluded
+    if puzzle_set.ratings is None:
+        groups = np.full(int(scored.sum()), "file")
+    else:
+        groups = bucket_names(puzzle_set.ratings[scored], parse_buckets(args.rating_buckets))
+    return puzzle_set.puzzles[scored], solutions[scored], groups, excluded
+
+
+def read_data(args) -> PuzzleSet:
+    """--data read (hf:// downloaded once), limited and filtered by rating."""
+    puzzle_set = read_puzzle_file(resolve_data_path(args.file, "test.csv"), limit=args.limit)
+    return filter_by_rating(puzzle_set, args.min_rating, args.max_rating, args.file)
 
 
 def _percent(value: float | None) -> str:
@@ -120,7 +170,7 @@ def _table_row(cells) -> str:
     return "  " + " ".join(f"{cell:<{-w}}" if w < 0 else f"{cell:>{w}}" for cell, (_, w, _) in zip(cells, _COLUMNS))
 
 
-def format_report(summary: dict, metrics: Metrics, by_group: dict[str, Metrics]) -> str:
+def format_report(summary: dict, metrics: Metrics, by_group: dict[str, Metrics], group_kind: str = "difficulty") -> str:
     """The human-readable report of one evaluation."""
     m, excluded = metrics, summary["excluded"]
     lines = [
@@ -145,8 +195,8 @@ def format_report(summary: dict, metrics: Metrics, by_group: dict[str, Metrics])
         f"Speed: {summary['puzzles_per_second']:.1f} puzzles/s ({summary['seconds']:.2f} s)",
     ]
     if by_group:
-        lines.append("Per difficulty:")
-        lines.append(_table_row(header for header, _, _ in _COLUMNS))
+        lines.append(f"Per {group_kind}:")
+        lines.append(_table_row([group_kind, *(header for header, _, _ in _COLUMNS[1:])]))
         lines += [_table_row(cell(name, g) for _, _, cell in _COLUMNS) for name, g in by_group.items()]
     return "\n".join(lines)
 
@@ -156,7 +206,10 @@ def main(argv=None) -> int:
     try:
         difficulties = check_args(args)
         device = pick_device(args.device)
-        puzzle_set = read_puzzle_file(args.file, limit=args.limit) if args.file is not None else None
+        task = task_from_metadata(read_metadata(args.checkpoint))
+        if not isinstance(task, SudokuBoards):
+            raise ValueError(f"{args.checkpoint}: trained on task {task.name}; evaluate scores Sudoku tasks")
+        puzzle_set = read_data(args) if args.file is not None else None
         model = load_model(args.checkpoint, device=device).eval()
     except (ValueError, OSError) as error:
         print(f"evaluate: error: {error}", file=sys.stderr)
@@ -187,9 +240,16 @@ def main(argv=None) -> int:
         for d in difficulties:
             rows = groups == d.cli_name
             by_group[d.cli_name] = compute_metrics(puzzles[rows], solutions[rows], predictions.select(rows))
+    rated = puzzle_set is not None and puzzle_set.ratings is not None
+    if rated:
+        for name in bucket_labels(parse_buckets(args.rating_buckets)):
+            rows = groups == name
+            if rows.any():
+                by_group[name] = compute_metrics(puzzles[rows], solutions[rows], predictions.select(rows))
     generated = f"generated: {args.difficulty}, {args.num} each, seed {args.seed}"
     summary = {
         "checkpoint": str(args.checkpoint),
+        "task": task.name,
         "device": str(device),
         "precision": "bf16 autocast" if use_bf16 else "fp32",
         "source": args.file if args.file is not None else generated,
@@ -201,10 +261,10 @@ def main(argv=None) -> int:
         "puzzles_per_second": len(puzzles) / max(seconds, 1e-9),
     }
     if args.json:
-        by_difficulty = {name: g.to_dict() for name, g in by_group.items()}
-        print(json.dumps({**summary, **metrics.to_dict(), "per_difficulty": by_difficulty}))
+        groups_json = {name: g.to_dict() for name, g in by_group.items()}
+        print(json.dumps({**summary, **metrics.to_dict(), "per_rating" if rated else "per_difficulty": groups_json}))
     else:
-        print(format_report(summary, metrics, by_group))
+        print(format_report(summary, metrics, by_group, "rating" if rated else "difficulty"))
     return 0
 
 

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import torch
 
-from .checkpoint import load_model
+from .checkpoint import load_model, read_metadata
 from .evaluation.inference import pick_device, run_segments
 from .sudoku import (
     Difficulty,
@@ -27,6 +27,8 @@ from .sudoku import (
     solve,
     validate_solution,
 )
+from .tasks import task_from_metadata
+from .tasks.sudoku import SudokuBoards
 
 _ANSI_CHANGED, _ANSI_RESET = "\x1b[1;33m", "\x1b[0m"
 
@@ -166,6 +168,9 @@ def main(argv=None) -> int:
         if args.max_segments is not None and args.max_segments < 1:
             raise ValueError("--max-segments must be at least 1")
         device = pick_device(args.device)
+        task = task_from_metadata(read_metadata(args.checkpoint))
+        if not isinstance(task, SudokuBoards):
+            raise ValueError(f"{args.checkpoint}: trained on task {task.name}; this command solves Sudoku tasks")
         model = load_model(args.checkpoint, device=device).eval()
     except (ValueError, OSError) as error:
         print(f"infer: error: {error}", file=sys.stderr)
@@ -195,7 +200,7 @@ def main(argv=None) -> int:
 
     if args.json:
         report = json_report(args, device, autocast_dtype, difficulty, puzzle, solution, solution_source, records)
-        print(json.dumps(report))
+        print(json.dumps({"task": task.name, **report}))
     elif args.puzzle is not None:
         valid = validate_solution(puzzle, records[-1]["board"])
         print(f"Final board is a valid solution: {'yes' if valid else 'no'}")

@@ -184,10 +184,10 @@ def main(argv=None) -> int:
                 parser.error(str(err))
             if out_dir.is_dir() and any(CHECKPOINT_NAME.match(f.name) for f in out_dir.iterdir()):
                 raise CheckpointError(f"{out_dir}: already holds checkpoints; use --resume or another --out-dir")
-            out_dir.mkdir(parents=True, exist_ok=True)
-            run = new_run(config, device, args.workers)
+            run = new_run(config, device, args.workers)  # reads the task's data: a bad file leaves no run folder
         if args.max_epochs is not None and run.rows.epoch() is None:
             raise TaskError(f"--max-epochs applies to dataset tasks; task {run.task.name} has no epochs")
+        out_dir.mkdir(parents=True, exist_ok=True)
     except (CheckpointError, TaskError) as err:
         if run is not None:
             run.close()

@@ -164,10 +164,14 @@ def test_csv_file(checkpoints, tmp_path, capsys):
         (lambda p, tmp: (p["native"], "--difficulty", "easy,legendary"), "very-easy"),
         (lambda p, tmp: (p["native"],), "--difficulty"),
         (lambda p, tmp: (p["native"], "--difficulty", "easy", "--batch-size", 0), "--batch-size"),
-        (lambda p, tmp: (p["native"], "--difficulty", "easy", "--limit", 3), "--limit applies to --file"),
+        (lambda p, tmp: (p["native"], "--difficulty", "easy", "--limit", 3), "--limit applies to --data"),
+        (lambda p, tmp: (p["native"], "--difficulty", "easy", "--min-rating", 3), "--min-rating applies to --data"),
+        (lambda p, tmp: (p["native"], "--data", tmp / "bad.txt", "--rating-buckets", "10,5"), "increasing"),
+        (lambda p, tmp: (p["native"], "--data", tmp / "bad.txt", "--rating-buckets", "a"), "whole numbers"),
     ],
     ids=["missing-checkpoint", "not-safetensors", "missing-file", "malformed-line", "empty-file", "unknown-difficulty",
-         "no-source", "zero-batch", "limit-without-file"],  # fmt: skip
+         "no-source", "zero-batch", "limit-without-file", "rating-without-file", "buckets-decreasing",
+         "buckets-not-numbers"],  # fmt: skip
 )
 def test_bad_input_is_one_line_and_exit_code_2(checkpoints, tmp_path, capsys, make_args, expected):
     (tmp_path / "bad.txt").write_text("this is not a puzzle\n")
@@ -186,3 +190,40 @@ def test_malformed_file_exits_2_with_one_line(checkpoints, tmp_path):
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "puzzles.txt:2: the puzzle contains 'x' at cell 81" in result.stderr
+
+
+RATINGS = [0, 0, 1, 9, 10, 19, 20, 49, 50, 99, 100, 400]
+
+
+def rated_file(tmp_path) -> pathlib.Path:
+    path = tmp_path / "rated.csv"
+    rows = [f"s,{PUZZLE if i % 2 else OTHER},{SOLUTION if i % 2 else ''},{r}" for i, r in enumerate(RATINGS)]
+    path.write_text("source,question,answer,rating\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_a_rated_file_is_reported_per_rating_bucket(checkpoints, tmp_path, capsys):
+    code, out, _ = evaluate_in_process(capsys, checkpoints["halting"], "--data", rated_file(tmp_path), "--json")
+    report = json.loads(out)
+    buckets = report["per_rating"]
+    # Counted by hand from RATINGS and the default edges 0, 1, 10, 20, 50, 100.
+    assert {name: b["num_puzzles"] for name, b in buckets.items()} == {
+        "0": 2, "1-9": 2, "10-19": 2, "20-49": 2, "50-99": 2, "100+": 2}
+    assert list(buckets) == ["0", "1-9", "10-19", "20-49", "50-99", "100+"]
+    assert sum(b["act_solved"] for b in buckets.values()) == report["act_solved"]
+    for bucket in buckets.values():
+        check_consistent({**bucket, "act_max_segments": MAX_STEPS, "puzzles_per_second": 1, "device": "cpu"})
+    code, out, _ = evaluate_in_process(capsys, checkpoints["halting"], "--data", rated_file(tmp_path),
+                                       "--rating-buckets", "5,50")
+    assert code == 0 and "Per rating:" in out
+    table = {line.split()[0]: int(line.split()[1]) for line in out.split("Per rating:")[1].splitlines()[2:]}
+    assert table == {"<5": 3, "5-49": 5, "50+": 4}
+
+
+def test_rating_filters_choose_the_rows_scored(checkpoints, tmp_path, capsys):
+    path = rated_file(tmp_path)
+    _, out, _ = evaluate_in_process(capsys, checkpoints["halting"], "--data", path, "--min-rating", 10,
+                                    "--max-rating", 99, "--json")
+    report = json.loads(out)
+    assert report["num_puzzles"] == sum(10 <= r <= 99 for r in RATINGS)
+    assert set(report["per_rating"]) == {"10-19", "20-49", "50-99"}

@@ -113,3 +113,51 @@ def test_bad_resume_directories_give_one_line(tmp_path):
     corrupt = train("--out-dir", out, "--resume", "--max-steps", 2)
     assert corrupt.returncode == 2
     assert_one_line_error(corrupt, "checkpoint-1.safetensors")
+
+
+def rated_csv(path, count=24):
+    from src.hrm.sudoku import generate_batch
+    from src.hrm.sudoku.files import write_puzzle_csv
+
+    puzzles, solutions = generate_batch([3] * count, seed=1, workers=1)
+    write_puzzle_csv(path, puzzles, solutions, range(count), "generated-hard")
+    return path
+
+
+def test_dataset_task_trains_resumes_and_reports_epochs(tmp_path):
+    data, out = rated_csv(tmp_path / "train.csv"), tmp_path / "run"
+    first = train("--task", "sudoku-dataset", "--data", data, "--min-rating", 4, "--out-dir", out, "--max-steps", 2,
+                  "--log-format", "swift", *TINY)
+    assert first.returncode == 0, first.stderr
+    assert "task sudoku-dataset" in first.stdout and "| Epoch [" in first.stdout
+    resumed = train("--out-dir", out, "--resume", "--max-epochs", 1, "--log-format", "jsonl", "--device", "cpu")
+    assert resumed.returncode == 0, resumed.stderr
+    records = [json.loads(line) for line in resumed.stdout.splitlines() if line.startswith("{")]
+    assert records[0]["step"] == 3 and records[-1]["epoch"] >= 1 > records[-2]["epoch"]
+    changed = train("--out-dir", out, "--resume", "--task", "sudoku", "--max-steps", 50)
+    assert changed.returncode == 2
+    assert_one_line_error(changed, "--task sudoku", "sudoku-dataset")
+
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["--task", "sudoku-dataset"], ["needs --data"]),
+        (["--data", "x.csv"], ["--data applies to --task sudoku-dataset"]),
+        (["--max-epochs", "2"], ["--max-epochs", "dataset"]),
+        (["--task", "sudoku-dataset", "--data", "missing.csv"], ["missing.csv", "not found"]),
+        (["--task", "sudoku-dataset", "--data", "{bad}"], ["bad.csv:3:", "80 characters"]),
+        (["--task", "sudoku-dataset", "--data", "{good}", "--max-rating", "2", "--min-rating", "3"], ["above"]),
+        (["--task", "sudoku-dataset", "--data", "{good}", "--train-size", "99"], ["--train-size 99", "24 rows"]),
+    ],
+)
+def test_bad_dataset_settings_are_one_line_and_leave_no_run(tmp_path, args, words):
+    good = rated_csv(tmp_path / "good.csv")
+    lines = good.read_text().splitlines()
+    question = lines[2].split(",")[1]
+    (tmp_path / "bad.csv").write_text("\n".join([*lines[:2], lines[2].replace(question, question[:80]), *lines[3:]]))
+    args = [a.format(good=good, bad=tmp_path / "bad.csv") for a in args]
+    result = train("--out-dir", tmp_path / "run", "--max-steps", 1, *args, *TINY)
+    assert result.returncode == 2
+    assert_one_line_error(result, *words)
+    assert not (tmp_path / "run").exists()

@@ -1,4 +1,4 @@
-"""Plot a training run's curves: loss, accuracy and curriculum stage over steps, as a PNG.
+"""Plot a training run's curves: loss, accuracy and curriculum stage (or epoch) over steps, as a PNG.
 
     python -m src.hrm.plot_metrics runs/main/metrics.jsonl
     python -m src.hrm.plot_metrics runs/main/metrics.jsonl --out docs/training-curve.png --window 300
@@ -20,7 +20,8 @@ import numpy as np
 
 from .tasks.curriculum import CurriculumConfig
 
-SERIES = ("loss", "output_loss", "q_act_loss", "accuracy", "q_act_accuracy", "stage")
+SERIES = ("loss", "output_loss", "q_act_loss", "accuracy", "q_act_accuracy")
+PROGRESS = ("stage", "epoch")  # how far a run is: the curriculum stage (generated Sudoku) or the epoch (a dataset)
 
 
 @dataclass
@@ -28,8 +29,9 @@ class RunMetrics:
     """One array per series, all aligned on `step` (sorted, duplicates from resumed runs resolved to the last)."""
 
     step: np.ndarray
-    values: dict[str, np.ndarray]
+    values: dict[str, np.ndarray]  # SERIES and the run's progress series
     elapsed: np.ndarray | None  # seconds since the run began, when every record has it
+    progress: str = "stage"  # which of PROGRESS the run records
 
 
 def read_metrics(path) -> RunMetrics:
@@ -39,6 +41,7 @@ def read_metrics(path) -> RunMetrics:
         raise ValueError(f"{path}: no such metrics file")
     lines = path.read_text().splitlines()
     records = {}
+    progress = None
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -48,7 +51,9 @@ def read_metrics(path) -> RunMetrics:
             if number == len(lines):
                 continue
             raise ValueError(f"{path}:{number}: not a JSON object") from None
-        missing = [key for key in ("step", *SERIES) if not isinstance(record, dict) or key not in record]
+        if progress is None and isinstance(record, dict):
+            progress = next((key for key in PROGRESS if key in record), "stage or epoch")
+        missing = [key for key in ("step", *SERIES, progress) if not isinstance(record, dict) or key not in record]
         if missing:
             raise ValueError(f"{path}:{number}: record lacks {', '.join(missing)}")
         records[int(record["step"])] = record
@@ -56,11 +61,11 @@ def read_metrics(path) -> RunMetrics:
         raise ValueError(f"{path}: holds no metrics records")
     steps = sorted(records)
     ordered = [records[step] for step in steps]
-    values = {key: np.array([float(r[key]) for r in ordered]) for key in SERIES}
+    values = {key: np.array([float(r[key]) for r in ordered]) for key in (*SERIES, progress)}
     elapsed = None
     if all("elapsed" in r for r in ordered):
         elapsed = np.array([float(r["elapsed"]) for r in ordered])
-    return RunMetrics(np.array(steps), values, elapsed)
+    return RunMetrics(np.array(steps), values, elapsed, progress)
 
 
 def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
@@ -74,7 +79,9 @@ def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def graduations(metrics: RunMetrics) -> list[tuple[int, int]]:
-    """(step, new stage) wherever the stage rises."""
+    """(step, new stage) wherever the stage rises (none for a run without a curriculum)."""
+    if metrics.progress != "stage":
+        return []
     stage = metrics.values["stage"]
     rises = np.nonzero(np.diff(stage) > 0)[0] + 1
     return [(int(metrics.step[i]), int(stage[i])) for i in rises]
@@ -109,13 +116,19 @@ def plot(metrics: RunMetrics, out_path, window: int, title: str | None = None) -
     ):
         accuracy_axis.plot(step, metrics.values[key], color=color, alpha=0.12, linewidth=0.5)
         accuracy_axis.plot(step, rolling_mean(metrics.values[key], window), color=color, label=label, linewidth=1.4)
-    accuracy_axis.axhline(threshold, color="grey", linestyle=":", linewidth=1, label=f"graduation threshold {threshold}")
+    if metrics.progress == "stage":
+        accuracy_axis.axhline(
+            threshold, color="grey", linestyle=":", linewidth=1, label=f"graduation threshold {threshold}"
+        )
     accuracy_axis.set_ylabel(f"accuracy ({window}-step mean)")
     accuracy_axis.legend(loc="lower right")
 
-    stage_axis.step(step, metrics.values["stage"], where="post", color="tab:red")
-    stage_axis.set_ylabel("stage")
-    stage_axis.set_yticks(range(int(metrics.values["stage"].max()) + 1))
+    if metrics.progress == "stage":
+        stage_axis.step(step, metrics.values["stage"], where="post", color="tab:red")
+        stage_axis.set_yticks(range(int(metrics.values["stage"].max()) + 1))
+    else:
+        stage_axis.plot(step, metrics.values["epoch"], color="tab:red")
+    stage_axis.set_ylabel(metrics.progress)
     stage_axis.set_xlabel("step")
     for graduation_step, stage in graduations(metrics):
         for axis in (loss_axis, accuracy_axis, stage_axis):
@@ -139,12 +152,14 @@ def plot(metrics: RunMetrics, out_path, window: int, title: str | None = None) -
 
 
 def summary(metrics: RunMetrics, window: int) -> str:
-    last = {key: rolling_mean(values, window)[-1] for key, values in metrics.values.items()}
+    last = {key: rolling_mean(metrics.values[key], window)[-1] for key in SERIES}
+    now = metrics.values[metrics.progress][-1]
+    where = f"stage {int(now)}" if metrics.progress == "stage" else f"epoch {now:.2f}"
     parts = [f"{len(metrics.step)} steps (last {int(metrics.step[-1])})"]
     if metrics.elapsed is not None:
         parts.append(f"{metrics.elapsed[-1] / 60:.1f} min")
     parts.append(f"final {window}-step means: loss {last['loss']:.4f}, accuracy {last['accuracy']:.4f}, "
-                 f"Q accuracy {last['q_act_accuracy']:.4f}, stage {int(metrics.values['stage'][-1])}")
+                 f"Q accuracy {last['q_act_accuracy']:.4f}, {where}")
     stages = ", ".join(f"stage {stage} at step {s}" for s, stage in graduations(metrics))
     return "; ".join(parts) + (f"\ngraduations: {stages}" if stages else "")
 

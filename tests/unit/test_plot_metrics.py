@@ -72,3 +72,19 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     metrics = write(tmp_path / "metrics.jsonl", [record(1)])
     assert main([str(metrics), "--out", str(tmp_path / "nowhere" / "x.png")]) == 2
     assert "no such directory" in capsys.readouterr().err
+
+
+def test_a_dataset_run_is_plotted_by_epoch(tmp_path, capsys):
+    records = [{**record(step), "epoch": step / 40} for step in range(1, 81)]
+    for r in records:
+        del r["stage"]
+    path = write(tmp_path / "metrics.jsonl", records)
+    metrics = read_metrics(path)
+    assert metrics.progress == "epoch" and metrics.values["epoch"][-1] == 2.0 and graduations(metrics) == []
+    assert main([str(path), "--window", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "epoch 2.00" in out and "graduations" not in out
+    assert (tmp_path / "training-curve.png").read_bytes().startswith(PNG_SIGNATURE)
+    mixed = write(tmp_path / "mixed.jsonl", [records[0], record(2)])
+    assert main([str(mixed)]) == 2  # a stage record in an epoch run: the file is not one run's
+    assert "lacks epoch" in capsys.readouterr().err

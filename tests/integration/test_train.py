@@ -176,3 +176,21 @@ if __name__ == "__main__":  # re-record (only when the default run is meant to c
 
     with tempfile.TemporaryDirectory() as folder:
         json.dump({str(s): reference_run(s, Path(folder) / str(s)) for s in (42, 7)}, sys.stdout)
+
+
+def test_a_run_saved_before_tasks_resumes_as_it_would_have(tmp_path):
+    """tests/data/run-before-tasks: 3 steps saved by the trainer before tasks existed, and the steps 4-6 that
+    trainer logged when resumed. Resumed now, the run logs the same steps."""
+    import shutil
+
+    saved = Path(__file__).parents[1] / "data" / "run-before-tasks"
+    out_dir = tmp_path / "run"
+    shutil.copytree(saved, out_dir)
+    run = resume_run(out_dir, CPU, workers=1)
+    try:
+        assert run.task.name == "sudoku" and run.step == 3
+        train(run, RunOptions(out_dir=out_dir, max_steps=6, checkpoint_every=250, log_format="none"))
+    finally:
+        run.close()
+    expected = [json.loads(line) for line in (saved / "continued-to-step-6.jsonl").read_text().splitlines()]
+    assert without_timing(metrics(out_dir)[3:]) == without_timing(expected)

@@ -2,6 +2,7 @@
 
 from .difficulty import Difficulty
 from .generator import generate_batch, generate_sudoku
+from .mining import mine_puzzles
 from .supply import PuzzleSupply
 from .solver import count_solutions, count_solutions_batch, rate_difficulty, solve, solve_batch
 from .text import board_to_string, find_conflict, format_puzzle, parse_puzzle, validate_solution
@@ -16,6 +17,7 @@ __all__ = [
     "format_puzzle",
     "generate_batch",
     "generate_sudoku",
+    "mine_puzzles",
     "parse_puzzle",
     "rate_difficulty",
     "solve",

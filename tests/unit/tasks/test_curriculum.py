@@ -64,17 +64,26 @@ def test_min_steps_between_graduations_and_last_stage():
 
 
 def test_probabilities_follow_the_stage_and_state_round_trips():
-    a = Curriculum(CurriculumConfig(window=4, threshold=0.5, min_steps=1))
-    for x in [1.0, 1.0, 0.0, 1.0, 1.0]:
-        a.update(torch.tensor(x))
-    b = Curriculum(CurriculumConfig(window=4, threshold=0.5, min_steps=1))
+    """A copy loaded between graduations goes on exactly as the original and as the Python rule.
+
+    The next graduation comes on the first step after the load, which only a copy with the original's
+    steps since the last graduation, accuracy window and window position makes.
+    """
+    config = CurriculumConfig(window=4, threshold=0.75, min_steps=3)
+    warm_up, after = [1.0, 1.0, 0.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0]
+    events, stage = python_curriculum(warm_up + after, window=4, threshold=0.75, min_steps=3)
+    assert events == [4, 7, 13] and stage == 3
+    a = Curriculum(config)
+    assert run_device(a, warm_up) == [4]
+    assert int(a.stage) == 1 and int(a.steps_since) == 2  # below the last stage, part-way to the next graduation
+    b = Curriculum(config)
     b.load_state_dict({k: v.clone() for k, v in a.state_dict().items()})
-    for x in [0.0, 1.0, 1.0, 0.0]:
-        ga, _ = a.update(torch.tensor(x))
-        gb, _ = b.update(torch.tensor(x))
-        assert bool(ga) == bool(gb)
-    assert torch.equal(a.probabilities(), torch.tensor(STAGE_PROBABILITIES[int(a.stage)]))
-    assert torch.equal(b.window, a.window) and int(b.stage) == int(a.stage)
+    assert torch.equal(b.probabilities(), torch.tensor(STAGE_PROBABILITIES[1]))
+    on_a, on_b = run_device(a, after), run_device(b, after)
+    assert on_b == on_a == [step - len(warm_up) for step in events[1:]] == [1, 7]
+    assert torch.equal(b.probabilities(), torch.tensor(STAGE_PROBABILITIES[3]))
+    for name, tensor in a.state_dict().items():
+        assert torch.equal(b.state_dict()[name], tensor), name
     with pytest.raises(ValueError, match="window"):
         Curriculum(CurriculumConfig(window=5)).load_state_dict(a.state_dict())
 

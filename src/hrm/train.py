@@ -38,13 +38,21 @@ _RUN_FLAGS = {
     "high_cycles": ("model", "high_level_cycles"), "low_cycles": ("model", "low_level_cycles"),
     "halt_max_steps": ("model", "act", "halt_max_steps"),
     "halt_exploration": ("model", "act", "halt_exploration_probability"),
+    "fixed_segments": ("model", "act", "fixed_segments"),
 }  # fmt: skip
+
+
+class _Parser(argparse.ArgumentParser):
+    """Errors on one line, like every other error of this command; the usage of thirty flags would bury them."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     defaults = TrainConfig()
     model, t, act = defaults.model, defaults.model.transformers, defaults.model.act
-    parser = argparse.ArgumentParser(prog="python -m src.hrm.train", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="python -m src.hrm.train", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--task", choices=tuple(TASKS), help=f"what to train on (default: {DEFAULT_TASK}, the original's; "
         "--resume keeps the run's)",
@@ -93,6 +101,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     model_group.add_argument("--low-cycles", type=positive_int, help=f"default: {model.low_level_cycles}")
     model_group.add_argument("--halt-max-steps", type=positive_int, help=f"default: {act.halt_max_steps}")
     model_group.add_argument("--halt-exploration", type=fraction, help=f"default: {act.halt_exploration_probability}")
+    model_group.add_argument(
+        "--fixed-segments", type=positive_int,
+        help="fixed think time: every row runs exactly this many segments and the Q head decides nothing"
+        " (default: ACT halting, as the original)",
+    )  # fmt: skip
     for task in TASKS.values():
         task.add_arguments(parser)
     args = parser.parse_args(argv)

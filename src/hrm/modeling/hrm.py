@@ -32,6 +32,9 @@ class TransformerConfig:
 class ACTConfig:
     halt_max_steps: int = 16
     halt_exploration_probability: float = 0.1
+    # Not in the original: the seeds' fixed think time. Every row runs exactly this many segments in
+    # training and inference, and the Q head's halt decisions are ignored. None: ACT halting.
+    fixed_segments: int | None = None
 
 
 @dataclass

@@ -4,10 +4,11 @@ import dataclasses
 import json
 
 from .base import RowSource, Task, TaskError
+from .boardpath import BoardpathTask
 from .sudoku import SudokuTask
 from .sudoku_dataset import SudokuDatasetTask
 
-TASKS: dict[str, type[Task]] = {task.name: task for task in (SudokuTask, SudokuDatasetTask)}
+TASKS: dict[str, type[Task]] = {task.name: task for task in (SudokuTask, SudokuDatasetTask, BoardpathTask)}
 DEFAULT_TASK = SudokuTask.name
 
 

@@ -13,6 +13,8 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from ..training.row_queue import RowQueue
+
 
 class TaskError(ValueError):
     """A task that cannot be built as asked (bad settings, unreadable data); the message is one line."""
@@ -78,6 +80,48 @@ class RowSource(ABC):
 
     def close(self) -> None:
         """Stop background threads."""
+
+
+class StreamRows(RowSource):
+    """Rows from one endless stream, `take(n)` giving the next n rows, through a one-kind device queue.
+
+    Subclasses say how far the stream is (`meta`, read back by the task's `rows`).
+    """
+
+    counter_names = ("consumed",)
+
+    def __init__(self, row_length: int, batch_size: int, device):
+        self.queue = RowQueue(lambda kind, n: self.take(n), 1, row_length, batch_size, device)
+        self.only_kind = torch.ones(1, device=device)
+
+    @abstractmethod
+    def take(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The next n rows of the stream: (inputs, targets) [n, L]."""
+
+    def start(self) -> None:
+        self.queue.ensure([0])
+
+    def refill(self) -> float:
+        return self.queue.ensure([0])
+
+    def draw(self, halted, generator):
+        return self.queue.draw(halted, self.only_kind, generator)
+
+    def counters(self) -> torch.Tensor:
+        return self.queue.consumed
+
+    def observe(self, step, values) -> list[str]:
+        self.queue.observe([values["consumed"]])
+        return []
+
+    def rows_consumed(self) -> int:
+        return self.queue.total_consumed()
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {f"queue.{k}": v for k, v in self.queue.state_dict().items()}
+
+    def load_state_dict(self, state) -> None:
+        self.queue.load_state_dict({key: state[f"queue.{key}"] for key in self.queue.state_dict()})
 
 
 class Task(ABC):

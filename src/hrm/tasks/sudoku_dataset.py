@@ -17,8 +17,7 @@ from ..cli_types import non_negative_int, positive_int
 from ..sudoku import count_solutions_batch, solve_batch
 from ..sudoku.augment import random_transforms, row_keys
 from ..sudoku.files import PuzzleFileError, PuzzleSet, read_puzzle_file
-from ..training.row_queue import RowQueue
-from .base import RowSource, TaskError
+from .base import StreamRows, TaskError
 from .sudoku import SudokuBoards
 
 HF_PREFIX = "hf://"
@@ -125,44 +124,19 @@ class DatasetStream:
         return self.rows_at(indices)
 
 
-class DatasetRows(RowSource):
-    counter_names = ("consumed",)
-
+class DatasetRows(StreamRows):
     def __init__(self, stream: DatasetStream, fingerprint: str, batch_size: int, device):
+        super().__init__(81, batch_size, device)
         self.stream, self.fingerprint = stream, fingerprint
-        self.queue = RowQueue(stream.take, 1, 81, batch_size, device)
-        self.only_kind = torch.ones(1, device=device)
 
-    def start(self) -> None:
-        self.queue.ensure([0])
-
-    def refill(self) -> float:
-        return self.queue.ensure([0])
-
-    def draw(self, halted, generator):
-        return self.queue.draw(halted, self.only_kind, generator)
-
-    def counters(self) -> torch.Tensor:
-        return self.queue.consumed
-
-    def observe(self, step, values) -> list[str]:
-        self.queue.observe([values["consumed"]])
-        return []
-
-    def rows_consumed(self) -> int:
-        return self.queue.total_consumed()
+    def take(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.stream.take(0, n)
 
     def epoch(self) -> float:
         return self.rows_consumed() / len(self.stream)
 
     def record(self, values) -> dict:
         return {"epoch": round(self.epoch(), 6)}
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return {f"queue.{k}": v for k, v in self.queue.state_dict().items()}
-
-    def load_state_dict(self, state) -> None:
-        self.queue.load_state_dict({key: state[f"queue.{key}"] for key in self.queue.state_dict()})
 
     def meta(self) -> dict:
         return {"taken": self.stream.taken, "rows": len(self.stream), "fingerprint": self.fingerprint}

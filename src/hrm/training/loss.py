@@ -80,15 +80,20 @@ def segment_loss(
 
     q_halt, q_continue = output.q_act_halt.float(), output.q_act_continue.float()
     next_segments = segments + 1
-    # Strictly greater: the original forces a halt on the 17th segment in training (haltMaxSteps = 16),
-    # while its `infer` runs at most 16 segments.
-    is_last = next_segments > act.halt_max_steps
-    is_halted = is_last | (q_halt > q_continue)
+    if act.fixed_segments is not None:
+        # Fixed think time: every row stops after exactly fixed_segments segments, whatever the Q head says.
+        is_last = next_segments >= act.fixed_segments
+        is_halted = is_last
+    else:
+        # Strictly greater: the original forces a halt on the 17th segment in training (haltMaxSteps = 16),
+        # while its `infer` runs at most 16 segments.
+        is_last = next_segments > act.halt_max_steps
+        is_halted = is_last | (q_halt > q_continue)
 
-    # Exploration: with probability p a row must run more than min_halt ~ U{2..halt_max_steps} segments.
-    explore = explore_draw < act.halt_exploration_probability
-    min_halt = torch.where(explore, min_halt_draw, torch.zeros_like(min_halt_draw))
-    is_halted = is_halted & (next_segments > min_halt)
+        # Exploration: with probability p a row must run more than min_halt ~ U{2..halt_max_steps} segments.
+        explore = explore_draw < act.halt_exploration_probability
+        min_halt = torch.where(explore, min_halt_draw, torch.zeros_like(min_halt_draw))
+        is_halted = is_halted & (next_segments > min_halt)
 
     # Q-learning target for "continue": the value of the next segment, seen from this segment's states.
     with torch.no_grad():

@@ -14,7 +14,8 @@ from src.hrm.modeling import ACTConfig, HRMACTModelConfig, TransformerConfig
 from src.hrm.training.config import RunOptions, TrainConfig
 from src.hrm.training.loop import train
 from src.hrm.training.run import TrainingError, new_run, resume_run
-from src.hrm.tasks.curriculum import CurriculumConfig, STAGE_PROBABILITIES
+from src.hrm.sudoku import Difficulty
+from src.hrm.tasks.curriculum import TRAINING_DIFFICULTIES, CurriculumConfig
 
 CPU = torch.device("cpu")
 TIMING = ("wait_fraction", "puzzles_per_second", "elapsed")
@@ -104,18 +105,41 @@ def test_resume_is_bit_identical(tmp_path):
 
 
 def test_graduation_moves_through_the_stages(tmp_path):
-    """Threshold 0: the window test always passes, so the run graduates every `min_steps` steps until stage 4."""
+    """Threshold 0: the window test always passes, so the run graduates every `min_steps` steps until stage 4.
+
+    A step draws its fresh puzzles at the stage it trained at; a graduation applies from the next step.
+    Rows of each kind must come from that kind's difficulty, and no kind may be drawn before its stage.
+    """
     curriculum = CurriculumConfig(window=2, threshold=0.0, min_steps=3)
-    run = run_steps(tiny_config(batch=16, halt_max_steps=2, curriculum=curriculum), tmp_path, max_steps=16)
-    stages = [r["stage"] for r in metrics(tmp_path)]
-    assert stages == [0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 4, 4]
-    # Puzzles of every training difficulty were drawn, and only those a reached stage allows.
-    consumed = run.rows.queue.consumed.tolist()
-    assert all(c > 0 for c in consumed), consumed
-    assert sum(consumed) == metrics(tmp_path)[-1]["puzzles"]
-    # Extreme puzzles (first allowed at stage 3) have at most 29 clues, easy ones at least 40.
-    clues = (run.rows.queue.inputs[3, : consumed[3]] > 0).sum(-1)
-    assert int(clues.max()) <= 29 and STAGE_PROBABILITIES[2][3] == 0
+    run = new_run(tiny_config(batch=16, halt_max_steps=2, curriculum=curriculum), CPU, workers=1)
+    queue = run.rows.queue
+
+    def train_to(step):
+        train(run, RunOptions(out_dir=tmp_path, max_steps=step, checkpoint_every=250, log_format="none"))
+        consumed = queue.consumed.tolist()
+        assert sum(consumed) == metrics(tmp_path)[-1]["puzzles"]
+        for kind, difficulty in enumerate(TRAINING_DIFFICULTIES):
+            # Slots 0.. hold the drawn rows (or, past the ring's size, newer rows of the same kind).
+            clues = (queue.inputs[kind, : min(consumed[kind], queue.capacity)] > 0).sum(-1)
+            lower, upper = difficulty.clue_range
+            if difficulty == Difficulty.EXTREME:
+                upper = 32  # removal stops where no clue can go, above the range's upper bound at times
+            assert ((lower <= clues) & (clues <= upper)).all(), (difficulty, clues.tolist())
+        return [r["stage"] for r in metrics(tmp_path)], consumed
+
+    try:
+        # Steps 1-3 drew at stage 0 (easy only), 4-6 at stage 1 (easy, medium), 7-8 at stage 2 (no extreme).
+        stages, consumed = train_to(3)
+        assert stages == [0, 0, 1] and consumed[0] > 16 and consumed[1:] == [0, 0, 0], consumed
+        stages, consumed = train_to(8)
+        assert stages == [0, 0, 1, 1, 1, 2, 2, 2]
+        assert consumed[1] > 0 and consumed[3] == 0, consumed
+        assert queue.written[3] > 0  # extreme rows wait in the queue for the step after a graduation to stage 3
+        stages, consumed = train_to(16)
+        assert stages == [0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 4, 4]
+        assert all(c > 0 for c in consumed), consumed
+    finally:
+        run.close()
 
 
 def test_non_finite_loss_stops_without_saving(tmp_path):

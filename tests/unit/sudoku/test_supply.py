@@ -100,5 +100,8 @@ def test_without_min_ready_a_pool_stops_at_its_share():
             if supply._available[Difficulty.EXTREME] >= 64 * 9 / 10:
                 break
             threading.Event().wait(0.05)
+        # Its own precondition: the extreme pool filled to its share (64·9/10 in chunks of 8: 64), so
+        # generation has settled rather than stalled.
+        assert supply._available[Difficulty.EXTREME] == 64
         threading.Event().wait(0.2)
-        assert supply._available[Difficulty.EASY] <= 8  # one chunk covers a share of 6.4 rows
+        assert supply._available[Difficulty.EASY] == 8  # one chunk covers a share of 6.4 rows, and no more comes

@@ -1,7 +1,8 @@
-"""Watch a checkpoint solve one Sudoku, segment by segment, as the original's `infer` does.
+"""Watch a checkpoint solve one Sudoku (or path-finding board), segment by segment, as the original's `infer` does.
 
-    python -m src.hrm.infer CHECKPOINT DIFFICULTY [--seed S]
+    python -m src.hrm.infer CHECKPOINT DIFFICULTY [--seed S] [--gif FILE.gif]
     python -m src.hrm.infer CHECKPOINT --puzzle "53..7....6..195..."
+    python -m src.hrm.infer BOARDPATH_CHECKPOINT [--seed S | --board FILE] [--gif FILE.gif]
 
 Prints the puzzle and its solution, then for each segment the predicted board (givens
 kept), "(correct / blanks)" and the Q head's sigmoid(halt) - sigmoid(continue), stopping
@@ -10,6 +11,7 @@ with "Halting." at the first segment where halt wins. Bad input: one line on std
 
 import argparse
 import json
+import os
 import sys
 
 import numpy as np
@@ -27,6 +29,9 @@ from .sudoku import (
     solve,
     validate_solution,
 )
+from .analysis.frames import Caption, board_frame, save_gif, sudoku_frame
+from .boardpath import PATH, parse_board, score_paths, solve_board
+from .boardpath import board_to_string as path_picture
 from .tasks import task_from_metadata
 from .tasks.sudoku import SudokuBoards
 
@@ -39,6 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("checkpoint", help="model checkpoint (.safetensors, native or MLX Swift)")
     parser.add_argument("difficulty", nargs="?", help=f"puzzle difficulty to generate: {difficulties}")
     parser.add_argument("--puzzle", help="solve this puzzle instead (81 characters, '.' or '0' for empty cells)")
+    parser.add_argument("--board", help="boardpath: a board file (rows of '. # S E') instead of a generated board")
     parser.add_argument("--seed", type=int, default=None, help="seed for generating the puzzle (default: random)")
     parser.add_argument(
         "--max-segments", type=int, default=None, help="segments to run at most (default: halt_max_steps)"
@@ -48,6 +54,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--show-changes", action="store_true", help="mark cells that changed since the previous segment"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the boards")
+    parser.add_argument("--gif", help="also write the segments as an animated GIF to this file")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument(
         "--precision", choices=("auto", "fp32", "bf16"), default="auto", help="auto = fp32 (the original's numerics)"
@@ -164,20 +171,28 @@ def json_report(args, device, autocast_dtype, difficulty, puzzle, solution, solu
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        puzzle, difficulty = choose_puzzle(args)
         if args.max_segments is not None and args.max_segments < 1:
             raise ValueError("--max-segments must be at least 1")
         device = pick_device(args.device)
         task = task_from_metadata(read_metadata(args.checkpoint))
-        if not isinstance(task, SudokuBoards):
-            raise ValueError(f"{args.checkpoint}: trained on task {task.name}; this command solves Sudoku tasks")
+        if isinstance(task, SudokuBoards):
+            if args.board is not None:
+                raise ValueError("--board is for path-finding checkpoints; give a Sudoku with --puzzle")
+            puzzle, difficulty = choose_puzzle(args)
+        else:
+            board, answer = choose_board(args, task)
+        if args.gif is not None:
+            check_writable(args.gif)
         model = load_model(args.checkpoint, device=device).eval()
     except (ValueError, OSError) as error:
         print(f"infer: error: {error}", file=sys.stderr)
         return 2
     # float32 by default even on CUDA: one puzzle is cheap, and float32 is the original's arithmetic.
     autocast_dtype = torch.bfloat16 if args.precision == "bf16" else None
-    max_segments = args.max_segments or model.config.act.halt_max_steps
+    act = model.config.act
+    max_segments = args.max_segments or act.fixed_segments or act.halt_max_steps
+    if not isinstance(task, SudokuBoards):
+        return infer_board(args, task, model, board, answer, max_segments, device, autocast_dtype)
 
     if puzzle is None:
         puzzle, solution = generate_sudoku(difficulty, rng=args.seed)  # int8 [9, 9] each
@@ -204,6 +219,117 @@ def main(argv=None) -> int:
     elif args.puzzle is not None:
         valid = validate_solution(puzzle, records[-1]["board"])
         print(f"Final board is a valid solution: {'yes' if valid else 'no'}")
+    if args.gif is not None:
+        frames = [sudoku_frame(puzzle, r["board"], solution, r["changed_cells"], caption(r)) for r in records]
+        save_gif(frames, args.gif)
+        if not args.json:
+            print(f"wrote {args.gif} ({len(frames)} frames)")
+    return 0
+
+
+def caption(record: dict) -> Caption:
+    return Caption(record["segment"], record["q_halt"], record["q_continue"], record["halts"])
+
+
+def check_writable(path: str) -> None:
+    """A GIF can be written there: its folder exists and it is not a folder itself."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"--gif {path}: no such folder {folder}")
+    if os.path.isdir(path):
+        raise ValueError(f"--gif {path}: is a folder")
+
+
+# ---------------------------------------------------------------------------------------------
+# Path-finding boards
+
+
+def choose_board(args, task) -> tuple[np.ndarray, np.ndarray]:
+    """The board to solve and its canonical answer: from --board, or generated (--seed, else random)."""
+    if args.difficulty is not None or args.puzzle is not None:
+        raise ValueError(f"a {task.name} checkpoint solves boards: give --board FILE or --seed S, not a Sudoku")
+    size = task.config.board_size
+    if args.board is not None:
+        try:
+            text = open(args.board, encoding="utf-8").read()
+        except (OSError, UnicodeDecodeError) as err:
+            raise ValueError(f"--board {args.board}: cannot read it ({type(err).__name__})") from None
+        try:
+            board, found = parse_board(text)
+        except ValueError as err:
+            raise ValueError(f"--board {args.board}: {err}") from None
+        if found != size:
+            raise ValueError(f"--board {args.board}: a {found}x{found} board; this model solves {size}x{size} boards")
+        answer = solve_board(board, size)
+        if answer is None:
+            raise ValueError(f"--board {args.board}: E cannot be reached from S")
+        return board, answer
+    seed = args.seed if args.seed is not None else int(np.random.default_rng().integers(2**63))
+    boards, answers = task.boards(1, seed)
+    return boards[0], answers[0]
+
+
+def mark_board_cells(picture: str, changed: np.ndarray, color: bool) -> str:
+    """Mark changed cells of a board picture: colour on a terminal, else `+` (now on the path) or `,` (now off it)."""
+    lines = [list(line) for line in picture.split("\n")]
+    for r, c in zip(*np.nonzero(changed)):
+        char = lines[r][c]
+        lines[r][c] = f"{_ANSI_CHANGED}{char}{_ANSI_RESET}" if color else {"*": "+", ".": ","}.get(char, char)
+    return "\n".join("".join(line) for line in lines)
+
+
+def infer_board(args, task, model, board, answer, max_segments, device, autocast_dtype) -> int:
+    """The boardpath run: the board and its shortest path, then each segment's prediction until the Q head halts."""
+    size = task.config.board_size
+    inputs = torch.as_tensor(board.reshape(1, -1).astype(np.int64), device=device)
+    if not args.json:
+        print("Board:")
+        print(path_picture(board, size))
+        print("Shortest path (BFS):")
+        print(path_picture(answer, size))
+    records, frames, previous = [], [], board
+    for step in run_segments(model, inputs, max_segments, autocast_dtype, task.loss_mask):
+        prediction = step.predictions[0].cpu().numpy().astype(np.int8)
+        valid, shortest = score_paths(board[None], prediction[None], size)
+        record = {
+            "segment": step.segment, "board": prediction, "changed_cells": prediction != previous,
+            "valid_path": bool(valid[0]), "shortest_path": bool(shortest[0]),
+            "exact": bool((prediction == answer).all()),
+            "q_halt": float(torch.sigmoid(step.q_halt[0])), "q_continue": float(torch.sigmoid(step.q_continue[0])),
+            "halts": bool(step.halts[0]),
+        }  # fmt: skip
+        records.append(record)
+        previous = prediction
+        if args.gif is not None:
+            right = (prediction == answer) | ((prediction == PATH) & shortest[0])
+            frames.append(board_frame(board, prediction, right, record["changed_cells"], size, caption(record)))
+        if not args.json:
+            print(f"Segment {record['segment']}")
+            picture = path_picture(prediction, size)
+            if args.show_changes:
+                picture = mark_board_cells(picture, record["changed_cells"].reshape(size, size), sys.stdout.isatty())
+            print(picture)
+            verdict = "a shortest path" if shortest[0] else "a path, not the shortest" if valid[0] else "not a path"
+            print(f"({verdict})")
+            print(f"Q (halt - continue): {record['q_halt']:.4f} - {record['q_continue']:.4f}")
+            if record["halts"]:
+                print("Halting." if not args.no_halt else "(the Q head says halt; running on: --no-halt)")
+        if record["halts"] and not args.no_halt:
+            break
+    if args.json:
+        segments = [{**{k: v for k, v in r.items() if k not in ("board", "changed_cells")},
+                     "board": path_picture(r["board"], size), "changed": int(r["changed_cells"].sum())} for r in records]
+        print(json.dumps({
+            "task": task.name, "checkpoint": str(args.checkpoint), "device": str(device),
+            "precision": "bf16" if autocast_dtype is not None else "fp32", "seed": args.seed,
+            "board": path_picture(board, size), "answer": path_picture(answer, size), "segments": segments,
+            "halted_at": next((r["segment"] for r in records if r["halts"]), None),
+            "solved": records[-1]["shortest_path"],
+        }))  # fmt: skip
+    if args.gif is not None:
+        save_gif(frames, args.gif)
+        if not args.json:
+            print(f"wrote {args.gif} ({len(frames)} frames)")
     return 0
 
 

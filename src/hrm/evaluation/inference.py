@@ -33,9 +33,10 @@ def initial_hidden_states(model: HRMACTInner) -> HiddenStates:
     return HiddenStates(high_level=states.high_level.view(1, 1, hidden), low_level=states.low_level.view(1, 1, hidden))
 
 
-def predicted_board(puzzles: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-    """Givens kept, the argmax digit in every blank: [B, 81]."""
-    return torch.where(puzzles != 0, puzzles, logits.argmax(dim=-1))
+def predicted_board(puzzles: torch.Tensor, logits: torch.Tensor, editable: torch.Tensor | None = None) -> torch.Tensor:
+    """The argmax token where `editable` [B, L] (default: Sudoku's blanks), the input elsewhere (givens kept)."""
+    editable = puzzles == 0 if editable is None else editable
+    return torch.where(editable, logits.argmax(dim=-1), puzzles)
 
 
 def halt_decision(q_halt: torch.Tensor, q_continue: torch.Tensor) -> torch.Tensor:
@@ -57,10 +58,20 @@ class SegmentStep:
 
 
 def run_segments(
-    model: HRMACTInner, puzzles: torch.Tensor, num_segments: int, autocast_dtype: torch.dtype | None = None
+    model: HRMACTInner,
+    puzzles: torch.Tensor,
+    num_segments: int,
+    autocast_dtype: torch.dtype | None = None,
+    editable: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> Iterator[SegmentStep]:
-    """Yield one SegmentStep per segment, each forward starting from the hidden states of the previous one."""
+    """Yield one SegmentStep per segment, each forward starting from the hidden states of the previous one.
+
+    editable(inputs) -> [B, L] bool: the positions the model fills in (a task's `loss_mask`; default: Sudoku's
+    blanks); the others keep their input. With the fixed think time option, `halts` is true at its last segment.
+    """
     hidden_states = initial_hidden_states(model)
+    fixed = model.config.act.fixed_segments
+    mask = editable(puzzles) if editable is not None else None
     autocast = (
         torch.autocast(device_type=puzzles.device.type, dtype=autocast_dtype)
         if autocast_dtype is not None
@@ -71,12 +82,13 @@ def run_segments(
             output = model(hidden_states, puzzles)
         hidden_states = output.hidden_states
         q_halt, q_continue = output.q_act_halt.float(), output.q_act_continue.float()
+        halts = halt_decision(q_halt, q_continue) if fixed is None else torch.full_like(q_halt, segment >= fixed).bool()
         yield SegmentStep(
             segment=segment,
-            predictions=predicted_board(puzzles, output.output),
+            predictions=predicted_board(puzzles, output.output, mask),
             q_halt=q_halt,
             q_continue=q_continue,
-            halts=halt_decision(q_halt, q_continue),
+            halts=halts,
         )
 
 
@@ -103,6 +115,7 @@ def predict_with_act(
     act_max_steps: int,
     budget: int,
     autocast_dtype: torch.dtype | None = None,
+    editable: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> BatchPredictions:
     """Run max(act_max_steps, budget) segments on a batch, recording each row's ACT halt and its budget board.
 
@@ -119,7 +132,7 @@ def predict_with_act(
     halted_by_q = torch.zeros(batch, dtype=torch.bool, device=puzzles.device)
     act_predictions = torch.zeros_like(puzzles, dtype=torch.long)
     budget_predictions = None
-    for step in run_segments(model, puzzles, max(act_max_steps, budget), autocast_dtype):
+    for step in run_segments(model, puzzles, max(act_max_steps, budget), autocast_dtype, editable):
         if step.segment <= act_max_steps:
             newly = ~decided & (step.halts | (step.segment == act_max_steps))
             act_predictions[newly] = step.predictions[newly]
@@ -145,16 +158,17 @@ def evaluate_puzzles(
     device: torch.device,
     autocast_dtype: torch.dtype | None = None,
     on_batch: Callable[[int], None] | None = None,
+    editable: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> BatchPredictions:
-    """predict_with_act over [N, 81] puzzles in batches of batch_size on `device`; on_batch(rows) after each."""
+    """predict_with_act over [N, L] rows in batches of batch_size on `device`; on_batch(rows) after each."""
     parts = []
     for start in range(0, len(puzzles), batch_size):
         chunk = torch.as_tensor(np.asarray(puzzles[start : start + batch_size], dtype=np.int64), device=device)
-        parts.append(predict_with_act(model, chunk, act_max_steps, budget, autocast_dtype))
+        parts.append(predict_with_act(model, chunk, act_max_steps, budget, autocast_dtype, editable))
         if on_batch is not None:
             on_batch(len(chunk))
     if not parts:
-        empty = torch.zeros((0, 81), dtype=torch.long)
+        empty = torch.zeros((0, np.shape(puzzles)[1] if np.ndim(puzzles) == 2 else 81), dtype=torch.long)
         return BatchPredictions(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.bool), empty, empty)
     return BatchPredictions(
         act_segments=torch.cat([p.act_segments for p in parts]),

@@ -4,6 +4,7 @@
     python -m src.hrm.evaluate CHECKPOINT --difficulty easy,medium,hard,extreme --num 250
     python -m src.hrm.evaluate CHECKPOINT --data test.csv --limit 10000 --json
     python -m src.hrm.evaluate CHECKPOINT --data hard.csv --min-rating 10 --rating-buckets 10,20,50,100
+    python -m src.hrm.evaluate BOARDPATH_CHECKPOINT --num 1000 [--min-path 20]
 
 Puzzles come either from the generator (deterministic in --seed) or from a file: one
 puzzle per line with an optional `,solution`, or a CSV with question/answer columns (the
@@ -13,6 +14,7 @@ Bad input: one line on stderr, exit 2.
 """
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -22,6 +24,7 @@ import torch
 from tqdm import tqdm
 
 from .checkpoint import load_model, read_metadata
+from .evaluation.boardpath import compute_path_metrics, format_path_report
 from .evaluation.inference import Metrics, compute_metrics, evaluate_puzzles, pick_device
 from .sudoku import Difficulty, count_solutions_batch, generate_batch, solve_batch
 from .sudoku.files import PuzzleSet, read_puzzle_file
@@ -53,6 +56,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--rating-buckets", default=",".join(map(str, DEFAULT_BUCKETS)),
         help="lower edges of the rating buckets reported for a rated --data file (default: 0,1,10,20,50,100)",
     )  # fmt: skip
+    parser.add_argument("--min-path", type=int, default=None,
+                        help="boardpath: score boards whose shortest path has at least this many steps")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--segments", type=int, default=None, help="fixed budget of segments (default: halt_max_steps)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -170,6 +175,41 @@ def _table_row(cells) -> str:
     return "  " + " ".join(f"{cell:<{-w}}" if w < 0 else f"{cell:>{w}}" for cell, (_, w, _) in zip(cells, _COLUMNS))
 
 
+def board_set(args, task) -> tuple[np.ndarray, np.ndarray]:
+    """Fresh boards for a path-finding checkpoint: --num of them from --seed (its evaluation stream)."""
+    for flag, given in (("--difficulty", args.difficulty), ("--data", args.file), ("--limit", args.limit),
+                        ("--min-rating", args.min_rating), ("--max-rating", args.max_rating)):
+        if given is not None:
+            raise ValueError(f"{flag} is for Sudoku checkpoints; a {task.name} checkpoint is scored on --num boards")
+    for flag, value in (("--num", args.num), ("--batch-size", args.batch_size), ("--segments", args.segments)):
+        if value is not None and value < 1:
+            raise ValueError(f"{flag} must be at least 1, got {value}")
+    if args.min_path is not None:
+        task = type(task)(dataclasses.replace(task.config, min_path=args.min_path))
+    return task.boards(args.num, args.seed, workers=args.workers)
+
+
+def evaluate_boards(args, task, model, boards, answers, device, autocast_dtype, act_max_segments, budget) -> int:
+    start = time.perf_counter()
+    predictions = evaluate_puzzles(
+        model, boards, act_max_segments, budget, args.batch_size, device, autocast_dtype, editable=task.loss_mask
+    )
+    seconds = time.perf_counter() - start
+    metrics = compute_path_metrics(boards, answers, predictions, task.config.board_size)
+    c = task.config
+    min_path = args.min_path if args.min_path is not None else c.min_path
+    summary = {
+        "checkpoint": str(args.checkpoint), "task": task.name, "device": str(device),
+        "precision": "bf16 autocast" if autocast_dtype is not None else "fp32",
+        "source": f"generated: {args.num} boards {c.board_size}x{c.board_size}, wall probability {c.wall_prob},"
+                  f" shortest path >= {max(min_path, 1)} steps, seed {args.seed}",
+        "act_max_segments": act_max_segments, "budget_segments": budget,
+        "seconds": seconds, "puzzles_per_second": len(boards) / max(seconds, 1e-9),
+    }  # fmt: skip
+    print(json.dumps({**summary, **metrics.to_dict()}) if args.json else format_path_report(summary, metrics))
+    return 0
+
+
 def format_report(summary: dict, metrics: Metrics, by_group: dict[str, Metrics], group_kind: str = "difficulty") -> str:
     """The human-readable report of one evaluation."""
     m, excluded = metrics, summary["excluded"]
@@ -204,12 +244,13 @@ def format_report(summary: dict, metrics: Metrics, by_group: dict[str, Metrics],
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        difficulties = check_args(args)
         device = pick_device(args.device)
         task = task_from_metadata(read_metadata(args.checkpoint))
-        if not isinstance(task, SudokuBoards):
-            raise ValueError(f"{args.checkpoint}: trained on task {task.name}; evaluate scores Sudoku tasks")
-        puzzle_set = read_data(args) if args.file is not None else None
+        if isinstance(task, SudokuBoards):
+            difficulties = check_args(args)
+            puzzle_set = read_data(args) if args.file is not None else None
+        else:
+            boards, answers = board_set(args, task)
         model = load_model(args.checkpoint, device=device).eval()
     except (ValueError, OSError) as error:
         print(f"evaluate: error: {error}", file=sys.stderr)
@@ -217,8 +258,11 @@ def main(argv=None) -> int:
     # bf16 autocast on CUDA by default, as the model trains there; float32 (the original's numerics) on the CPU.
     use_bf16 = args.precision == "bf16" or (args.precision == "auto" and device.type == "cuda")
     autocast_dtype = torch.bfloat16 if use_bf16 else None
-    act_max_segments = model.config.act.halt_max_steps
+    act = model.config.act
+    act_max_segments = act.fixed_segments or act.halt_max_steps
     budget = args.segments or act_max_segments
+    if not isinstance(task, SudokuBoards):
+        return evaluate_boards(args, task, model, boards, answers, device, autocast_dtype, act_max_segments, budget)
 
     puzzles, solutions, groups, excluded = load_puzzles(args, difficulties, puzzle_set)
     if len(puzzles) == 0:

@@ -120,3 +120,27 @@ def test_the_right_path_is_drawn_in_the_path_colour(tmp_path):
     image = board_frame(boards[0], answers[0], right, np.zeros(SIZE * SIZE, bool), SIZE, Caption(1, 0.5, 0.5, False))
     colours = {colour for _, colour in image.getcolors(maxcolors=100000)}
     assert PATH_COLOUR in colours and WRONG not in colours
+
+
+def evaluate(capsys, *args):
+    from src.hrm.evaluate import main as evaluate_main
+
+    code = evaluate_main([*map(str, args), "--device", "cpu"])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_evaluate_scores_fresh_boards(checkpoints, capsys):
+    code, out, err = evaluate(capsys, checkpoints["boardpath"], "--num", 30, "--min-path", 4, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["task"] == "boardpath" and report["num_boards"] == 30 and report["mean_path_length"] >= 4
+    assert report["act_exact_rate"] <= report["act_shortest_rate"] <= report["act_valid_rate"]
+    assert report["mean_act_segments"] == MAX_STEPS  # the Q head (bias -5, -5) never halts
+    code, out, _ = evaluate(capsys, checkpoints["fixed"], "--num", 10)
+    assert code == 0 and "mean segments    3.00" in out and "halted by Q      10 / 10" in out
+
+
+def test_evaluate_refuses_sudoku_sources_for_boards(checkpoints, capsys):
+    code, out, err = evaluate(capsys, checkpoints["boardpath"], "--difficulty", "easy")
+    assert code == 2 and out == "" and "--difficulty is for Sudoku checkpoints" in err

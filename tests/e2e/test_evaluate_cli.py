@@ -3,12 +3,15 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
 from src.hrm.checkpoint import export_swift, save_model
 from src.hrm.evaluate import main
+from src.hrm.evaluation.inference import run_segments
 from src.hrm.modeling import ACTConfig, HRMACTInner, HRMACTModelConfig, TransformerConfig
+from src.hrm.sudoku import count_solutions, solve
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 MAX_STEPS = 4
@@ -16,10 +19,15 @@ PUZZLE = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419.
 SOLUTION = "534678912672195348198342567859761423426853791713924856961537284287419635345286179"
 OTHER = "..9748...7.........2.1.9.....7...24..64.1.59..98...3.....8.3.2.........6...2759.."
 CONTRADICTORY = "55" + "." * 79  # two 5s in row 1
+SEVERAL = "." * 27 + SOLUTION[27:]  # top band blank: many solutions; SOLUTION is one, not the solver's first
 METRIC_FIELDS = (
     "num_puzzles", "act_solved", "act_solve_rate", "act_cell_accuracy", "mean_act_segments", "budget_solved",
     "budget_solve_rate", "budget_cell_accuracy", "q_halted", "q_halted_solved", "q_halt_precision",
 )  # fmt: skip
+
+
+def digits(text: str) -> np.ndarray:
+    return np.array([0 if ch in ".0" else int(ch) for ch in text], dtype=np.int64)
 
 
 def tiny_model(q_bias=(-5.0, -5.0)) -> HRMACTInner:
@@ -145,12 +153,38 @@ def test_plain_file_with_solved_unsolved_and_unscorable_rows(checkpoints, tmp_pa
 def test_csv_file(checkpoints, tmp_path, capsys):
     path = tmp_path / "test.csv"
     rows = [f"src{i},{PUZZLE if i % 2 else OTHER},{SOLUTION if i % 2 else ''},{i}" for i in range(5)]
+    rows.append(f"src5,{SEVERAL},{SOLUTION},5")  # several solutions, but an answer: scored, not excluded
     path.write_text("source,question,answer,rating\n" + "\n".join(rows) + "\n")
     report = evaluate_json(checkpoints["native"], "--file", path, "--batch-size", 2)
     check_consistent(report)
-    assert report["num_puzzles"] == 5 and report["num_excluded"] == 0
+    assert report["num_puzzles"] == 6 and report["num_excluded"] == 0
     limited = json.loads(evaluate_in_process(capsys, checkpoints["native"], "--file", path, "--limit", 3, "--json")[1])
     assert limited["num_puzzles"] == 3
+
+
+def test_a_csv_row_is_scored_against_its_answer_not_the_solvers(tmp_path, capsys):
+    puzzle, answer = digits(SEVERAL), digits(SOLUTION)
+    first = solve(puzzle)
+    assert count_solutions(puzzle) == 2 and (first != answer).any() and (answer[puzzle > 0] == puzzle[puzzle > 0]).all()
+    # A random output head, so that the predicted digits vary from cell to cell: a board of one digit would
+    # score the same against every solution.
+    model = tiny_model()
+    torch.manual_seed(13)
+    with torch.no_grad():
+        model.output_head.weight.normal_()
+    save_model(model, tmp_path / "varied.safetensors")
+    # The board the evaluator should score: the untrained Q head never halts, so the one after every segment.
+    *_, last = run_segments(model.eval(), torch.from_numpy(puzzle)[None], MAX_STEPS)
+    blanks = puzzle == 0
+    predicted = last.predictions[0].numpy()[blanks]
+    expected = float(np.mean(predicted == answer[blanks]))
+    assert expected != float(np.mean(predicted == first[blanks]))  # else this test could not tell the two apart
+    path = tmp_path / "several.csv"
+    path.write_text(f"source,question,answer,rating\ns,{SEVERAL},{SOLUTION},0\n")
+    report = json.loads(evaluate_in_process(capsys, tmp_path / "varied.safetensors", "--file", path, "--json")[1])
+    assert report["num_puzzles"] == 1 and report["num_excluded"] == 0
+    assert report["act_cell_accuracy"] == pytest.approx(expected)
+    assert report["budget_cell_accuracy"] == report["act_cell_accuracy"]
 
 
 @pytest.mark.parametrize(

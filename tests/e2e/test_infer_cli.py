@@ -229,3 +229,10 @@ def test_trained_checkpoint_runs(seed):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["segments"] and report["segments"][0]["segment"] == 1
+    puzzle, final = report["puzzle"], report["segments"][-1]["board"]
+    assert all(given in ".0" or given == cell for given, cell in zip(puzzle, final, strict=True))  # givens kept
+    grid = [[int(cell) if cell.isdigit() else 0 for cell in final[9 * r : 9 * r + 9]] for r in range(9)]
+    boxes = [[grid[3 * (b // 3) + i][3 * (b % 3) + j] for i in range(3) for j in range(3)] for b in range(9)]
+    assert all(sorted(unit) == list(range(1, 10)) for unit in [*grid, *zip(*grid), *boxes]), final
+    # Easy puzzles have one solution, so a valid board is the generator's; the report says so too.
+    assert final == report["solution"] and report["solved"] and report["valid_solution"]

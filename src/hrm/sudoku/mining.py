@@ -14,7 +14,11 @@ step that keeps the solution unique is kept if the rating does not fall, or fall
 delta with probability exp(-delta / T), T = max(1, min_rating / 25) (a cooler walk gets
 stuck below high targets, a hotter one wanders at low ones). The clue count stays within
 the difficulty's clue range. A chain emits a puzzle the first time it is in range (source
-`mined-<difficulty>`) and gives up after PATIENCE steps without a new best rating.
+`mined-<difficulty>`) and gives up after PATIENCE steps without a new best rating. It may go
+on to give up to `per_chain` puzzles, each in range and MIN_DISTANCE cells away from the
+chain's earlier ones, looking for each for at most as many steps as its first one took: the
+climb to a high rating is paid once for several puzzles, and an easy range stays what
+filtering the generator gives.
 
 Each chain draws from its own splitmix64 stream (seed, MINING_STREAM + difficulty, chain),
 and the puzzles are taken in chain order, so the output depends only on the arguments, not
@@ -36,8 +40,8 @@ from .solver import load, search, workspace
 MINING_STREAM = 8  # + difficulty; streams 0 (generate_batch) and 1..5 (the supply) are taken
 PATIENCE = 10_000  # steps without a new best rating before a chain gives up
 MIN_DISTANCE = 8  # cells in which two puzzles of one chain must differ (a clue move changes two)
-GIVE_UP_CHAINS = 1_000  # chains without a single puzzle in range before the range is declared out of reach
 NO_MAX = 1 << 40  # max_rating when there is none
+GIVE_UP_CHAINS = 1_000  # chains without a single puzzle in range before the range is declared out of reach
 
 
 @njit(cache=True, nogil=True)
@@ -90,19 +94,27 @@ def mine_chain(lower, upper, min_rating, max_rating, temperature, state, ws, puz
     rate_into(puzzle, ws, scratch, guesses)
     rating = guesses[0]
     emitted = 0
+    # After its first puzzle a chain looks for each next one for at most as many steps as the first took:
+    # a chain that climbed long into a hard region gives more, a generated puzzle in range ends its chain.
+    allowance = NO_MAX
     if min_rating <= rating <= max_rating:
         puzzles[0] = puzzle
         ratings[0] = rating
         searched[0] = False
         emitted = 1
+        allowance = 0
     clues = 0
     for k in range(81):
         clues += puzzle[k] != 0
     h = height(rating, max_rating)
     best = h
     stall = 0
-    while emitted < len(ratings) and stall < PATIENCE:
+    steps = 0
+    since = 0  # steps since the last emission
+    while emitted < len(ratings) and stall < PATIENCE and since < allowance:
         stall += 1
+        steps += 1
+        since += 1
         kind = below(state, 5)  # 0: remove a clue, 1: add one, 2-4: move one
         if (kind == 0 and clues <= lower) or (kind == 1 and clues >= upper):
             continue
@@ -137,8 +149,10 @@ def mine_chain(lower, upper, min_rating, max_rating, temperature, state, ws, puz
             puzzles[emitted] = puzzle
             ratings[emitted] = rating
             searched[emitted] = True
+            if emitted == 0:
+                allowance = steps
             emitted += 1
-            stall = 0
+            since = 0
     return emitted
 
 
@@ -179,7 +193,7 @@ def run_chains(difficulty: Difficulty, min_rating: int, max_rating: int, per_cha
 
 
 def mine_puzzles(num: int, min_rating: int = 0, max_rating: int | None = None, seed: int = 0,
-                 workers: int | None = None, difficulty=Difficulty.EXTREME, per_chain: int = 1, progress=None):
+                 workers: int | None = None, difficulty=Difficulty.EXTREME, per_chain: int = 4, progress=None):
     """`num` distinct uniquely solvable puzzles rated in [min_rating, max_rating] (None: no upper bound).
 
     Returns (puzzles int8 [N, 81], solutions int8 [N, 81], ratings int64 [N], sources str [N]); a source is
@@ -218,7 +232,7 @@ def mine_puzzles(num: int, min_rating: int = 0, max_rating: int | None = None, s
             for k in range(counts[c]):
                 key = puzzles[c, k].tobytes()
                 if key in seen or len(found_puzzles) == num:
-                    continue  # two chains meeting on one puzzle: possible in principle, never seen
+                    continue  # two chains on one puzzle: possible in principle (they start from different grids)
                 seen.add(key)
                 found_puzzles.append(puzzles[c, k])
                 found_solutions.append(solutions[c])

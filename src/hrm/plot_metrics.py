@@ -21,7 +21,8 @@ import numpy as np
 from .tasks.curriculum import CurriculumConfig
 
 SERIES = ("loss", "output_loss", "q_act_loss", "accuracy", "q_act_accuracy")
-PROGRESS = ("stage", "epoch")  # how far a run is: the curriculum stage (generated Sudoku) or the epoch (a dataset)
+# How far a run is: the curriculum stage (generated Sudoku), the epoch (a dataset), else the rows drawn so far.
+PROGRESS = ("stage", "epoch", "puzzles")
 
 
 @dataclass
@@ -52,7 +53,7 @@ def read_metrics(path) -> RunMetrics:
                 continue
             raise ValueError(f"{path}:{number}: not a JSON object") from None
         if progress is None and isinstance(record, dict):
-            progress = next((key for key in PROGRESS if key in record), "stage or epoch")
+            progress = next((key for key in PROGRESS if key in record), "stage, epoch or puzzles")
         missing = [key for key in ("step", *SERIES, progress) if not isinstance(record, dict) or key not in record]
         if missing:
             raise ValueError(f"{path}:{number}: record lacks {', '.join(missing)}")
@@ -127,8 +128,8 @@ def plot(metrics: RunMetrics, out_path, window: int, title: str | None = None) -
         stage_axis.step(step, metrics.values["stage"], where="post", color="tab:red")
         stage_axis.set_yticks(range(int(metrics.values["stage"].max()) + 1))
     else:
-        stage_axis.plot(step, metrics.values["epoch"], color="tab:red")
-    stage_axis.set_ylabel(metrics.progress)
+        stage_axis.plot(step, metrics.values[metrics.progress], color="tab:red")
+    stage_axis.set_ylabel({"puzzles": "rows drawn"}.get(metrics.progress, metrics.progress))
     stage_axis.set_xlabel("step")
     for graduation_step, stage in graduations(metrics):
         for axis in (loss_axis, accuracy_axis, stage_axis):
@@ -154,7 +155,7 @@ def plot(metrics: RunMetrics, out_path, window: int, title: str | None = None) -
 def summary(metrics: RunMetrics, window: int) -> str:
     last = {key: rolling_mean(metrics.values[key], window)[-1] for key in SERIES}
     now = metrics.values[metrics.progress][-1]
-    where = f"stage {int(now)}" if metrics.progress == "stage" else f"epoch {now:.2f}"
+    where = {"stage": f"stage {int(now)}", "epoch": f"epoch {now:.2f}"}.get(metrics.progress, f"{int(now):,} rows drawn")
     parts = [f"{len(metrics.step)} steps (last {int(metrics.step[-1])})"]
     if metrics.elapsed is not None:
         parts.append(f"{metrics.elapsed[-1] / 60:.1f} min")

@@ -59,7 +59,7 @@ def main() -> None:
     print(f"CPU cores: {os.cpu_count()}, numba threads: {numba.config.NUMBA_NUM_THREADS}, workers: {args.workers}")
     start = time.perf_counter()
     mine_puzzles(2, min_rating=10, workers=args.workers)  # compile, or load the cached kernels
-    print(f"numba threading layer: {numba.threading_layer()}; compile or cache load {time.perf_counter() - start:.1f} s")
+    print(f"compile or cache load: {time.perf_counter() - start:.1f} s")
     generator_distribution(max(1000, int(30000 * min(args.scale, 1))), args.workers)
     print("\nMining extreme puzzles (rating = guesses of our solver; not tdoku's scale)")
     print(f"  {'min':>4} {'chain':>5} {'num':>6} {'puzzles/s':>9} {'per cpu':>8} {'mined':>6} {'p10':>5} {'median':>6} {'p90':>5} "

@@ -22,18 +22,22 @@ filtering the generator gives.
 
 Each chain draws from its own splitmix64 stream (seed, MINING_STREAM + difficulty, chain),
 and the puzzles are taken in chain order, so the output depends only on the arguments, not
-on the number of threads or on how the chains are batched.
+on the number of threads or on how the chains are handed out. Chains run in Python threads
+(the kernels release the GIL), each thread taking the next few chains as soon as it is free:
+chains differ a hundredfold in length, and a numba prange over batches of chains waits at the
+end of each batch for its longest one (on 16 cores, at rating 100, half the cores idled).
 """
 
 import math
 import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .difficulty import Difficulty
-from .generator import _PARALLEL_LOCK, generate_into
+from .generator import generate_into
 from .prng import base_seed, below, next_u64, stream_state
 from .solver import load, search, workspace
 
@@ -156,21 +160,23 @@ def mine_chain(lower, upper, min_rating, max_rating, temperature, state, ws, puz
     return emitted
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def mine_parallel(lower, upper, min_rating, max_rating, temperature, base, stream, start,
-                  puzzles, solutions, ratings, searched, counts):
-    """Chains start .. start + len(counts) - 1, one per prange iteration; chain i writes row i of each output."""
-    for i in prange(len(counts)):
+@njit(cache=True, nogil=True)
+def mine_chains(lower, upper, min_rating, max_rating, temperature, base, stream, start,
+                puzzles, solutions, ratings, searched, counts):
+    """Chains start .. start + len(counts) - 1 in turn, sharing one workspace; chain i writes row i of each output."""
+    ws = workspace()
+    for i in range(len(counts)):
         counts[i] = mine_chain(lower, upper, min_rating, max_rating, temperature, stream_state(base, stream, start + i),
-                               workspace(), puzzles[i], solutions[i], ratings[i], searched[i])
+                               ws, puzzles[i], solutions[i], ratings[i], searched[i])
 
 
-def run_chains(difficulty: Difficulty, min_rating: int, max_rating: int, per_chain: int, base, start: int,
-               count: int, threads: int):
-    """Chains start .. start + count - 1 on `threads` threads.
+def run_chains(difficulty: Difficulty, min_rating: int, max_rating: int, per_chain: int, base, start: int, count: int):
+    """Chains start .. start + count - 1 on the calling thread.
 
-    Returns puzzles [C, K, 81], solutions [C, 81], ratings [C, K], searched [C, K] and counts [C] (K = per_chain).
+    Returns puzzles [C, K, 81], solutions [C, 81], ratings [C, K], searched [C, K], counts [C] (K = per_chain)
+    and the seconds spent.
     """
+    started = time.perf_counter()
     puzzles = np.zeros((count, per_chain, 81), dtype=np.int8)
     solutions = np.zeros((count, 81), dtype=np.int8)
     ratings = np.zeros((count, per_chain), dtype=np.int64)
@@ -178,18 +184,9 @@ def run_chains(difficulty: Difficulty, min_rating: int, max_rating: int, per_cha
     counts = np.zeros(count, dtype=np.int64)
     lower, upper = difficulty.clue_range
     temperature = max(1.0, min_rating / 25)
-    with _PARALLEL_LOCK:
-        previous_threads = numba.get_num_threads()
-        # Chains differ a hundredfold in length: hand them out one at a time.
-        previous_chunk = numba.set_parallel_chunksize(1)
-        numba.set_num_threads(threads)
-        try:
-            mine_parallel(lower, upper, min_rating, max_rating, temperature, base, MINING_STREAM + int(difficulty),
-                          start, puzzles, solutions, ratings, searched, counts)
-        finally:
-            numba.set_num_threads(previous_threads)
-            numba.set_parallel_chunksize(previous_chunk)
-    return puzzles, solutions, ratings, searched, counts
+    mine_chains(lower, upper, min_rating, max_rating, temperature, base, MINING_STREAM + int(difficulty), start,
+                puzzles, solutions, ratings, searched, counts)
+    return puzzles, solutions, ratings, searched, counts, time.perf_counter() - started
 
 
 def mine_puzzles(num: int, min_rating: int = 0, max_rating: int | None = None, seed: int = 0,
@@ -199,7 +196,7 @@ def mine_puzzles(num: int, min_rating: int = 0, max_rating: int | None = None, s
     Returns (puzzles int8 [N, 81], solutions int8 [N, 81], ratings int64 [N], sources str [N]); a source is
     `generated-<difficulty>` for a generator puzzle already in range, `mined-<difficulty>` for one the search
     found. At most `per_chain` puzzles share a solution grid. `workers` threads (None: all cores); the output
-    is the same for any number. progress(n) is called with the number of new puzzles after each batch of chains.
+    is the same for any number. progress(n) is called with the number of new puzzles as they come.
     ValueError if the arguments are invalid or the first GIVE_UP_CHAINS chains find nothing in range.
     """
     difficulty = Difficulty.from_name(difficulty) if isinstance(difficulty, str) else Difficulty(difficulty)
@@ -216,40 +213,51 @@ def mine_puzzles(num: int, min_rating: int = 0, max_rating: int | None = None, s
     cores = numba.config.NUMBA_NUM_THREADS
     threads = cores if workers is None else max(1, min(int(workers), cores))
     base = base_seed(seed)
+    names = (f"generated-{difficulty.cli_name}", f"mined-{difficulty.cli_name}")
     found_puzzles, found_solutions, found_ratings, found_sources = [], [], [], []
     seen = set()
-    names = (f"generated-{difficulty.cli_name}", f"mined-{difficulty.cli_name}")
-    chain = 0
-    batch = 4 * threads
-    while len(found_puzzles) < num:
-        started = time.perf_counter()
-        puzzles, solutions, ratings, searched, counts = run_chains(
-            difficulty, min_rating, top, per_chain, base, chain, batch, threads)
-        seconds = time.perf_counter() - started
-        chain += batch
-        before = len(found_puzzles)
-        for c in range(batch):
-            for k in range(counts[c]):
-                key = puzzles[c, k].tobytes()
-                if key in seen or len(found_puzzles) == num:
-                    continue  # two chains on one puzzle: possible in principle (they start from different grids)
-                seen.add(key)
-                found_puzzles.append(puzzles[c, k])
-                found_solutions.append(solutions[c])
-                found_ratings.append(ratings[c, k])
-                found_sources.append(names[int(searched[c, k])])
-        if progress is not None and len(found_puzzles) > before:
-            progress(len(found_puzzles) - before)
-        if not found_puzzles and chain >= GIVE_UP_CHAINS:
-            upper = "" if max_rating is None else f", at most {top}"
-            raise ValueError(f"no puzzle rated at least {min_rating}{upper} in {chain} searches from "
-                             f"{difficulty.cli_name} puzzles: the range is out of reach")
-        # The batch size changes the work done, never the output: about a second of chains, or what the
-        # remaining puzzles need at the yield seen so far, whichever is less.
-        per_second = batch / max(seconds, 1e-3)
-        per_chain_yield = max(len(found_puzzles), 1) / chain
-        needed = (num - len(found_puzzles)) / per_chain_yield * 1.2
-        batch = int(max(threads, min(per_second, needed, 64 * threads)))
+    running = {}  # future -> first chain of its task
+    finished = {}  # first chain of a task -> its result, until the chains before it are taken
+    submitted = taken = 0  # chains handed out; chains whose puzzles are taken, in order
+    busy_seconds = 0.0
+    chunk = 1
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="mining")
+    try:
+        while len(found_puzzles) < num:
+            while len(running) < 2 * threads:  # a task queued behind each running one: no thread waits for work
+                future = pool.submit(run_chains, difficulty, min_rating, top, per_chain, base, submitted, chunk)
+                running[future] = submitted
+                submitted += chunk
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                finished[running.pop(future)] = future.result()
+            before = len(found_puzzles)
+            while taken in finished:
+                puzzles, solutions, ratings, searched, counts, seconds = finished.pop(taken)
+                busy_seconds += seconds
+                for c in range(len(counts)):
+                    for k in range(counts[c]):
+                        key = puzzles[c, k].tobytes()
+                        if key in seen or len(found_puzzles) == num:
+                            continue  # two chains on one puzzle: possible in principle (they start from other grids)
+                        seen.add(key)
+                        found_puzzles.append(puzzles[c, k])
+                        found_solutions.append(solutions[c])
+                        found_ratings.append(ratings[c, k])
+                        found_sources.append(names[int(searched[c, k])])
+                    taken += 1
+                    if taken == GIVE_UP_CHAINS and not found_puzzles:
+                        upper = "" if max_rating is None else f", at most {top}"
+                        raise ValueError(f"no puzzle rated at least {min_rating}{upper} in the first {taken} searches"
+                                         f" from {difficulty.cli_name} puzzles: the range is out of reach")
+            if progress is not None and len(found_puzzles) > before:
+                progress(len(found_puzzles) - before)
+            # Tasks of about 20 ms: long enough that handing them out costs nothing, short enough to end soon
+            # after the last puzzle is found. The task size changes the work done, never the output.
+            if taken:
+                chunk = int(min(1024, max(1, 0.02 * taken / busy_seconds)))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     if not found_puzzles:
         empty = np.zeros((0, 81), dtype=np.int8)
         return empty, empty.copy(), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=str)

@@ -60,6 +60,14 @@ def test_same_seed_same_puzzles_for_any_worker_count():
     assert not np.array_equal(one[0], other[0])
 
 
+def test_chains_do_not_depend_on_how_they_are_handed_out():
+    whole = mining.run_chains(Difficulty.EXTREME, 14, mining.NO_MAX, 2, mining.base_seed(8), 0, 10)
+    parts = [mining.run_chains(Difficulty.EXTREME, 14, mining.NO_MAX, 2, mining.base_seed(8), start, count)
+             for start, count in ((0, 3), (3, 7))]
+    for i in range(5):  # puzzles, solutions, ratings, searched, counts (not the seconds)
+        assert np.array_equal(whole[i], np.concatenate([part[i] for part in parts]))
+
+
 def test_a_chain_gives_a_few_distinct_puzzles_of_one_grid():
     puzzles, solutions, ratings, sources = mine_puzzles(30, min_rating=8, seed=6, workers=2, per_chain=3)
     check_puzzles((puzzles, solutions, ratings, sources), 8, None)

@@ -218,3 +218,10 @@ def test_a_run_saved_before_tasks_resumes_as_it_would_have(tmp_path):
         run.close()
     expected = [json.loads(line) for line in (saved / "continued-to-step-6.jsonl").read_text().splitlines()]
     assert without_timing(metrics(out_dir)[3:]) == without_timing(expected)
+
+
+def test_one_segment_limit_trains_and_every_row_halts_by_its_second_segment(tmp_path):
+    """halt_max_steps = 1: exploration's minimum cannot go past the limit (it used to fail to draw at all)."""
+    run = run_steps(tiny_config(halt_max_steps=1), tmp_path, max_steps=6)
+    assert int(run.carry.segments.max()) <= 1
+    assert sum(r["halted"] for r in metrics(tmp_path)) >= 3 * 8

@@ -46,7 +46,8 @@ def exploration_draws(model: HRMACTInner, batch: int, device, generator: torch.G
     """The exploration's random draws: a uniform per row, and a candidate minimum from {2..halt_max_steps}."""
     act = model.config.act
     explore_draw = torch.rand(batch, generator=generator, device=device)
-    min_halt_draw = torch.randint(2, act.halt_max_steps + 1, (batch,), generator=generator, device=device)
+    # At least U{2..2}: with halt_max_steps = 1 exploration cannot ask for more, and the forced halt still wins.
+    min_halt_draw = torch.randint(2, max(act.halt_max_steps, 2) + 1, (batch,), generator=generator, device=device)
     return explore_draw, min_halt_draw
 
 
@@ -93,7 +94,7 @@ def segment_loss(
         # Exploration: with probability p a row must run more than min_halt ~ U{2..halt_max_steps} segments.
         explore = explore_draw < act.halt_exploration_probability
         min_halt = torch.where(explore, min_halt_draw, torch.zeros_like(min_halt_draw))
-        is_halted = is_halted & (next_segments > min_halt)
+        is_halted = (is_halted & (next_segments > min_halt)) | is_last  # the limit holds whatever exploration drew
 
     # Q-learning target for "continue": the value of the next segment, seen from this segment's states.
     with torch.no_grad():

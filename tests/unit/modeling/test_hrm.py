@@ -421,7 +421,7 @@ def test_default_config_matches_the_original():
             "rope_theta": 10000.0,
             "intermediate_size": None,
         },
-        "act": {"halt_max_steps": 16, "halt_exploration_probability": 0.1},
+        "act": {"halt_max_steps": 16, "halt_exploration_probability": 0.1, "fixed_segments": None},
     }
 
 

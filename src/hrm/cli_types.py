@@ -1,4 +1,5 @@
-"""argparse types shared by the commands: each rejects a bad value with a message naming what was expected."""
+"""What the commands share in parsing flags: a parser whose errors are one line, and value types that say what
+was expected."""
 
 import argparse
 import math
@@ -30,3 +31,10 @@ def fraction(text: str) -> float:
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
     return value
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Errors on one line, like every other error of the commands; the usage of many flags would bury them."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")

@@ -24,6 +24,7 @@ import torch
 from tqdm import tqdm
 
 from .checkpoint import load_model, read_metadata
+from .cli_types import OneLineParser
 from .evaluation.boardpath import compute_path_metrics, format_path_report
 from .evaluation.inference import Metrics, compute_metrics, evaluate_puzzles, pick_device
 from .sudoku import Difficulty, count_solutions_batch, generate_batch, solve_batch
@@ -37,7 +38,7 @@ DEFAULT_BUCKETS = (0, 1, 10, 20, 50, 100)  # rating edges: 0, 1-9, 10-19, 20-49,
 
 def parse_args(argv=None) -> argparse.Namespace:
     difficulties = ", ".join(d.cli_name for d in Difficulty)
-    parser = argparse.ArgumentParser(prog="python -m src.hrm.evaluate", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m src.hrm.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", help="model checkpoint (.safetensors, native or MLX Swift)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--difficulty", help=f"generate puzzles of these comma-separated difficulties: {difficulties}")

@@ -17,7 +17,11 @@ import sys
 import numpy as np
 import torch
 
+from .analysis.frames import Caption, board_frame, save_gif, sudoku_frame
+from .boardpath import PATH, parse_board, score_paths, solve_board
+from .boardpath import board_to_string as path_picture
 from .checkpoint import load_model, read_metadata
+from .cli_types import OneLineParser
 from .evaluation.inference import pick_device, run_segments
 from .sudoku import (
     Difficulty,
@@ -29,9 +33,6 @@ from .sudoku import (
     solve,
     validate_solution,
 )
-from .analysis.frames import Caption, board_frame, save_gif, sudoku_frame
-from .boardpath import PATH, parse_board, score_paths, solve_board
-from .boardpath import board_to_string as path_picture
 from .tasks import task_from_metadata
 from .tasks.sudoku import SudokuBoards
 
@@ -40,7 +41,7 @@ _ANSI_CHANGED, _ANSI_RESET = "\x1b[1;33m", "\x1b[0m"
 
 def parse_args(argv=None) -> argparse.Namespace:
     difficulties = ", ".join(d.cli_name for d in Difficulty)
-    parser = argparse.ArgumentParser(prog="python -m src.hrm.infer", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m src.hrm.infer", description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", help="model checkpoint (.safetensors, native or MLX Swift)")
     parser.add_argument("difficulty", nargs="?", help=f"puzzle difficulty to generate: {difficulties}")
     parser.add_argument("--puzzle", help="solve this puzzle instead (81 characters, '.' or '0' for empty cells)")

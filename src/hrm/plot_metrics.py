@@ -9,7 +9,6 @@ rolling means over --window steps, the raw values faint behind them. Bad input: 
 stderr, exit 2.
 """
 
-import argparse
 import json
 import os
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cli_types import OneLineParser
 from .tasks.curriculum import CurriculumConfig
 
 SERIES = ("loss", "output_loss", "q_act_loss", "accuracy", "q_act_accuracy")
@@ -166,7 +166,7 @@ def summary(metrics: RunMetrics, window: int) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m src.hrm.plot_metrics", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m src.hrm.plot_metrics", description=__doc__.split("\n\n")[0])
     parser.add_argument("metrics", help="a run's metrics.jsonl")
     parser.add_argument("--out", help="PNG to write (default: next to the metrics file, training-curve.png)")
     parser.add_argument("--window", type=int, default=300, help="rolling-mean window in steps (default 300)")

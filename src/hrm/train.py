@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from .checkpoint import CheckpointError
-from .cli_types import fraction, positive_float, positive_int
+from .cli_types import OneLineParser, fraction, positive_float, positive_int
 from .evaluation.inference import pick_device
 from .modeling import HRMACTModelConfig
 from .tasks import DEFAULT_TASK, TASKS, TaskError, build_task, default_settings
@@ -42,17 +42,10 @@ _RUN_FLAGS = {
 }  # fmt: skip
 
 
-class _Parser(argparse.ArgumentParser):
-    """Errors on one line, like every other error of this command; the usage of thirty flags would bury them."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def parse_args(argv=None) -> argparse.Namespace:
     defaults = TrainConfig()
     model, t, act = defaults.model, defaults.model.transformers, defaults.model.act
-    parser = _Parser(prog="python -m src.hrm.train", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m src.hrm.train", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--task", choices=tuple(TASKS), help=f"what to train on (default: {DEFAULT_TASK}, the original's; "
         "--resume keeps the run's)",

@@ -62,8 +62,8 @@ def main() -> None:
     print(f"compile or cache load: {time.perf_counter() - start:.1f} s")
     generator_distribution(max(1000, int(30000 * min(args.scale, 1))), args.workers)
     print("\nMining extreme puzzles (rating = guesses of our solver; not tdoku's scale)")
-    print(f"  {'min':>4} {'chain':>5} {'num':>6} {'puzzles/s':>9} {'per cpu':>8} {'mined':>6} {'p10':>5} {'median':>6} {'p90':>5} "
-          f"{'max':>5} {'clues':>6} {'grids':>6}")
+    print(f"  {'min':>4} {'chain':>5} {'num':>6} {'puzzles/s':>9} {'per cpu':>8} {'mined':>6} {'p10':>5} "
+          f"{'median':>6} {'p90':>5} {'max':>5} {'clues':>6} {'grids':>6}")
     for min_rating in (int(r) for r in args.ratings.split(",")):
         for per_chain in (int(k) for k in args.per_chain.split(",")):
             num = max(4, int(NUM.get(min_rating, 20) * args.scale))

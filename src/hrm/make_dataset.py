@@ -8,8 +8,9 @@ train and evaluate read it like the public dataset. The rating is our solver's c
 guesses (tentative placements beyond its propagation) to find the solution and prove it
 unique, as `rate_difficulty` reports it: 0 means propagation alone solves the puzzle, famous
 hard puzzles need 60 to 330. It is NOT tdoku's rating, the one in Sudoku-Extreme's `rating`
-column: the two solvers propagate differently, so the numbers are not comparable. Ratings
-are almost always even (a unique puzzle's two-candidate branches are both tried).
+column: tdoku's solver propagates and branches differently, so the numbers are not
+comparable. Ratings are almost always even (a unique puzzle's two-candidate branches are both
+tried).
 
 Puzzles that the generator makes in range are kept as they are (source `generated-<difficulty>`);
 the others are found by a local search around generated puzzles (`mined-<difficulty>`); see
@@ -106,7 +107,8 @@ def main(argv=None) -> int:
     seconds = time.perf_counter() - start
     mined = sum(source.startswith("mined") for source in sources)
     print(f"{PROG}: {len(puzzles)} puzzles to {args.out} ({mined} mined), rating min {ratings.min()}"
-          f" median {np.median(ratings):g} max {ratings.max()}, {seconds:.1f} s, {len(puzzles) / seconds:.1f} puzzles/s")
+          f" median {np.median(ratings):g} max {ratings.max()}, {seconds:.1f} s,"
+          f" {len(puzzles) / seconds:.1f} puzzles/s")
     return 0
 
 

@@ -23,7 +23,8 @@ def make_dataset(*args) -> subprocess.CompletedProcess:
 
 def test_writes_rated_puzzles_that_read_back(tmp_path):
     out = tmp_path / "hard.csv"
-    result = make_dataset("--out", out, "--num", 25, "--min-rating", 20, "--max-rating", 40, "--seed", 3, "--workers", 2)
+    result = make_dataset("--out", out, "--num", 25, "--min-rating", 20, "--max-rating", 40, "--seed", 3,
+                          "--workers", 2)
     assert result.returncode == 0, result.stderr
     assert "25 puzzles" in result.stdout and len(result.stdout.splitlines()) == 1
     data = read_puzzle_file(out)  # checks every row's solution against its puzzle and the Sudoku rules

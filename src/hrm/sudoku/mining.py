@@ -1,24 +1,25 @@
 """Puzzles of a chosen rating, found by a local search around generated puzzles.
 
 The rating is `rate_difficulty`: the guesses our solver makes to find the solution and prove
-it unique. It is not tdoku's rating (the `rating` column of Sudoku-Extreme counts the
-guesses of another solver with other propagation). Our solver branches on two-candidate
-cells and must try both digits to prove uniqueness, so ratings are almost always even.
+it unique. It is not tdoku's rating (the `rating` column of Sudoku-Extreme is a count from
+tdoku's solver, which propagates and branches differently). Our solver branches on
+two-candidate cells and must try both digits to prove uniqueness, so ratings are almost
+always even.
 
-The original's extreme generator rarely makes hard puzzles (half need no guess, 0.7% need
-20 or more, none of 30,000 needed 100), so filtering it cannot feed hard training. A chain
-here starts from a generated puzzle and keeps it when it is already in range (source
+The original's extreme generator rarely makes hard puzzles (half need no guess, 0.7% need 20
+or more, none of 30,000 needed 100), so filtering it cannot feed hard training. A chain here
+starts from a generated puzzle and keeps it when it is already in range (source
 `generated-<difficulty>`). Otherwise it walks the puzzle's neighbourhood with the solution
-grid fixed: remove a clue, add a cell's solution digit, or move a clue (one of each); a
-step that keeps the solution unique is kept if the rating does not fall, or falls by
-delta with probability exp(-delta / T), T = max(1, min_rating / 25) (a cooler walk gets
-stuck below high targets, a hotter one wanders at low ones). The clue count stays within
-the difficulty's clue range. A chain emits a puzzle the first time it is in range (source
-`mined-<difficulty>`) and gives up after PATIENCE steps without a new best rating. It may go
-on to give up to `per_chain` puzzles, each in range and MIN_DISTANCE cells away from the
-chain's earlier ones, looking for each for at most as many steps as its first one took: the
-climb to a high rating is paid once for several puzzles, and an easy range stays what
-filtering the generator gives.
+grid fixed: remove a clue, add a cell's solution digit, or move a clue (remove one, add
+another), in the ratio 1 : 1 : 3. A step that keeps the solution unique is kept if the
+rating does not fall, or falls by delta with probability exp(-delta / T), T =
+max(1, min_rating / 25) (a cooler walk gets stuck below high targets, a hotter one wanders
+at low ones). The clue count stays within the difficulty's clue range. A chain emits a
+puzzle the first time it is in range (source `mined-<difficulty>`) and gives up after
+PATIENCE steps without a new best rating. It may go on to yield up to `per_chain` puzzles,
+each in range and MIN_DISTANCE cells away from the chain's earlier ones, looking for each
+for at most as many steps as its first one took: the climb to a high rating is paid once for
+several puzzles, and an easy range stays what filtering the generator gives.
 
 Each chain draws from its own splitmix64 stream (seed, MINING_STREAM + difficulty, chain),
 and the puzzles are taken in chain order, so the output depends only on the arguments, not

@@ -26,45 +26,34 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from .cli_types import OneLineParser, non_negative_int, positive_int
 from .sudoku import Difficulty, mine_puzzles
 from .sudoku.files import write_puzzle_csv
 
 PROG = "make_dataset"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        """One line instead of argparse's usage block, like every other bad input."""
-        print(f"{PROG}: error: {message}", file=sys.stderr)
-        sys.exit(2)
-
-
 def parse_args(argv=None) -> argparse.Namespace:
     difficulties = ", ".join(d.cli_name for d in Difficulty)
-    parser = _Parser(prog="python -m src.hrm.make_dataset", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m src.hrm.make_dataset", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="the CSV file to write (replaced whole, never left half-written)")
-    parser.add_argument("--num", type=int, required=True, help="number of puzzles")
+    parser.add_argument("--num", type=positive_int, required=True, help="number of puzzles")
     parser.add_argument("--difficulty", default="extreme",
                         help=f"difficulty of the starting puzzles: {difficulties} (default extreme)")
-    parser.add_argument("--min-rating", type=int, default=0, help="lowest rating to keep (default 0)")
-    parser.add_argument("--max-rating", type=int, default=None, help="highest rating to keep (default: no limit)")
+    parser.add_argument("--min-rating", type=non_negative_int, default=0, help="lowest rating to keep (default 0)")
+    parser.add_argument("--max-rating", type=non_negative_int, default=None,
+                        help="highest rating to keep (default: no limit)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    parser.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
-    parser.add_argument("--per-chain", type=int, default=4,
+    parser.add_argument("--workers", type=positive_int, default=None, help="threads (default: all cores)")
+    parser.add_argument("--per-chain", type=positive_int, default=4,
                         help="puzzles one search may give on one solution grid, differing in 8 cells or more"
                              " (default 4; 1 gives every puzzle its own grid, at half the speed for ratings of 100)")
     return parser.parse_args(argv)
 
 
 def check_args(args) -> Difficulty:
-    """Validate the flags and the output path before any work; the difficulty."""
+    """Validate what the flag types cannot (the difficulty word, the range, the output path) before any work."""
     difficulty = Difficulty.from_name(args.difficulty)
-    for flag, value in (("--num", args.num), ("--per-chain", args.per_chain), ("--workers", args.workers)):
-        if value is not None and value < 1:
-            raise ValueError(f"{flag} must be at least 1, got {value}")
-    for flag, value in (("--min-rating", args.min_rating), ("--max-rating", args.max_rating)):
-        if value is not None and value < 0:
-            raise ValueError(f"{flag} must not be negative, got {value}")
     if args.max_rating is not None and args.max_rating < args.min_rating:
         raise ValueError(f"--max-rating {args.max_rating} is below --min-rating {args.min_rating}")
     folder = os.path.dirname(os.path.abspath(args.out))

@@ -48,20 +48,20 @@ def test_same_seed_same_file_for_any_worker_count(tmp_path):
 
 
 @pytest.mark.parametrize("args, words", [
-    (("--num", 0), "--num must be at least 1"),
-    (("--num", "many"), "invalid int value"),
-    (("--num", 5, "--min-rating", 10, "--max-rating", 8), "below --min-rating"),
-    (("--num", 5, "--min-rating", -1), "--min-rating must not be negative"),
-    (("--num", 5, "--max-rating", -4), "--max-rating must not be negative"),
-    (("--num", 5, "--difficulty", "brutal"), "unknown difficulty"),
-    (("--num", 5, "--workers", 0), "--workers must be at least 1"),
+    (("--num", 0), "argument --num: must be a positive integer"),
+    (("--num", "many"), "argument --num: invalid positive_int value"),
+    (("--num", 5, "--min-rating", 10, "--max-rating", 8), "--max-rating 8 is below --min-rating 10"),
+    (("--num", 5, "--min-rating", -1), "argument --min-rating: must be >= 0"),
+    (("--num", 5, "--max-rating", -4), "argument --max-rating: must be >= 0"),
+    (("--num", 5, "--difficulty", "brutal"), "unknown difficulty 'brutal'"),
+    (("--num", 5, "--workers", 0), "argument --workers: must be a positive integer"),
     (("--num", 5, "--frobnicate"), "unrecognized arguments"),
 ])  # fmt: skip
 def test_bad_flags_give_one_line_and_no_file(tmp_path, args, words):
     out = tmp_path / "out.csv"
     result = make_dataset("--out", out, *args)
     assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("make_dataset: error: ")
+    assert result.stderr.count("\n") == 1 and "make_dataset: error: " in result.stderr
     assert words in result.stderr and "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []
 

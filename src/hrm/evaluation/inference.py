@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ..modeling import HiddenStates, HRMACTInner
+from ..modeling.act import inference_halts
 
 
 def pick_device(choice: str) -> torch.device:
@@ -39,22 +40,13 @@ def predicted_board(puzzles: torch.Tensor, logits: torch.Tensor, editable: torch
     return torch.where(editable, logits.argmax(dim=-1), puzzles)
 
 
-def halt_decision(q_halt: torch.Tensor, q_continue: torch.Tensor) -> torch.Tensor:
-    """True where the Q head asks to stop: sigmoid(halt) > sigmoid(continue), the test the original's infer makes.
-
-    Same as comparing the logits, except that float32 sigmoid saturates to 1.0 above ~17,
-    where the original does not halt either.
-    """
-    return torch.sigmoid(q_halt.float()) > torch.sigmoid(q_continue.float())
-
-
 @dataclass
 class SegmentStep:
     segment: int  # 1-based
     predictions: torch.Tensor  # [B, 81] long, givens kept
     q_halt: torch.Tensor  # [B] float32 logits
     q_continue: torch.Tensor  # [B] float32 logits
-    halts: torch.Tensor  # [B] bool, halt_decision of this segment
+    halts: torch.Tensor  # [B] bool, inference_halts of this segment
 
 
 def run_segments(
@@ -70,7 +62,6 @@ def run_segments(
     blanks); the others keep their input. With the fixed think time option, `halts` is true at its last segment.
     """
     hidden_states = initial_hidden_states(model)
-    fixed = model.config.act.fixed_segments
     mask = editable(puzzles) if editable is not None else None
     autocast = (
         torch.autocast(device_type=puzzles.device.type, dtype=autocast_dtype)
@@ -82,7 +73,7 @@ def run_segments(
             output = model(hidden_states, puzzles)
         hidden_states = output.hidden_states
         q_halt, q_continue = output.q_act_halt.float(), output.q_act_continue.float()
-        halts = halt_decision(q_halt, q_continue) if fixed is None else torch.full_like(q_halt, segment >= fixed).bool()
+        halts = inference_halts(model.config.act, q_halt, q_continue, segment)
         yield SegmentStep(
             segment=segment,
             predictions=predicted_board(puzzles, output.output, mask),

@@ -1,3 +1,4 @@
+from .act import HRMACT, ACTCarry, ACTOutput
 from .hrm import (
     ACTConfig,
     HiddenStates,
@@ -7,4 +8,5 @@ from .hrm import (
     TransformerConfig,
 )
 
-__all__ = ["ACTConfig", "HiddenStates", "HRMACTInner", "HRMACTModelConfig", "HRMACTOutput", "TransformerConfig"]
+__all__ = ["ACTCarry", "ACTConfig", "ACTOutput", "HRMACT", "HiddenStates", "HRMACTInner", "HRMACTModelConfig",
+           "HRMACTOutput", "TransformerConfig"]

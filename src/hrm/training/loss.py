@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from ..modeling import HiddenStates, HRMACTInner
+from ..modeling.act import exploration_draws as act_exploration_draws
+from ..modeling.act import training_halts
 
 
 @dataclass
@@ -43,12 +45,8 @@ def sudoku_loss(
 
 
 def exploration_draws(model: HRMACTInner, batch: int, device, generator: torch.Generator | None = None):
-    """The exploration's random draws: a uniform per row, and a candidate minimum from {2..halt_max_steps}."""
-    act = model.config.act
-    explore_draw = torch.rand(batch, generator=generator, device=device)
-    # At least U{2..2}: with halt_max_steps = 1 exploration cannot ask for more, and the forced halt still wins.
-    min_halt_draw = torch.randint(2, max(act.halt_max_steps, 2) + 1, (batch,), generator=generator, device=device)
-    return explore_draw, min_halt_draw
+    """The exploration's random draws (see src/hrm/modeling/act.py) for a model's ACT settings."""
+    return act_exploration_draws(model.config.act, batch, device, generator)
 
 
 def segment_loss(
@@ -81,20 +79,7 @@ def segment_loss(
 
     q_halt, q_continue = output.q_act_halt.float(), output.q_act_continue.float()
     next_segments = segments + 1
-    if act.fixed_segments is not None:
-        # Fixed think time: every row stops after exactly fixed_segments segments, whatever the Q head says.
-        is_last = next_segments >= act.fixed_segments
-        is_halted = is_last
-    else:
-        # Strictly greater: the original forces a halt on the 17th segment in training (haltMaxSteps = 16),
-        # while its `infer` runs at most 16 segments.
-        is_last = next_segments > act.halt_max_steps
-        is_halted = is_last | (q_halt > q_continue)
-
-        # Exploration: with probability p a row must run more than min_halt ~ U{2..halt_max_steps} segments.
-        explore = explore_draw < act.halt_exploration_probability
-        min_halt = torch.where(explore, min_halt_draw, torch.zeros_like(min_halt_draw))
-        is_halted = (is_halted & (next_segments > min_halt)) | is_last  # the limit holds whatever exploration drew
+    is_halted, is_last = training_halts(act, q_halt, q_continue, next_segments, explore_draw, min_halt_draw)
 
     # Q-learning target for "continue": the value of the next segment, seen from this segment's states.
     with torch.no_grad():

@@ -3,11 +3,11 @@ import pytest
 import torch
 
 from src.hrm.modeling import ACTConfig, HiddenStates, HRMACTInner, HRMACTModelConfig, TransformerConfig
+from src.hrm.modeling.act import inference_halts
 from src.hrm.evaluation.inference import (
     BatchPredictions,
     compute_metrics,
     evaluate_puzzles,
-    halt_decision,
     pick_device,
     predict_with_act,
 )
@@ -112,11 +112,11 @@ def test_untrained_q_head_never_halts():
     assert not result.halted_by_q.any()
 
 
-def test_halt_decision_compares_sigmoids():
+def test_inference_halts_compares_sigmoids():
     q_halt = torch.tensor([1.0, 0.0, -2.0, 20.0])
     q_continue = torch.tensor([0.0, 0.0, -3.0, 18.0])
     # The last pair saturates to sigmoid 1.0 == 1.0 in float32, so (as in the original's infer) no halt.
-    assert halt_decision(q_halt, q_continue).tolist() == [True, False, True, False]
+    assert inference_halts(ACTConfig(), q_halt, q_continue, 1).tolist() == [True, False, True, False]
 
 
 def test_evaluate_puzzles_batches_like_one_big_batch():

@@ -132,7 +132,7 @@ def mine_chain(lower, upper, min_rating, max_rating, temperature, state, ws, puz
         unique = rate_into(puzzle, ws, scratch, guesses) == 1
         h_new = height(guesses[0], max_rating)
         keep = unique and h_new >= h
-        if unique and not keep and temperature > 0:
+        if unique and not keep:
             uniform = np.float64(next_u64(state) >> np.uint64(11)) * 2.0**-53
             keep = uniform < math.exp((h_new - h) / temperature)
         if not keep:

@@ -26,8 +26,8 @@ class Transform:
     cells: np.ndarray  # int64 [N, 81], the old cell each new cell comes from
 
     def apply(self, grids) -> np.ndarray:
-        """Transformed grids [N, 81] int8 (puzzles or solutions; 0 stays 0)."""
-        grids = np.asarray(grids).reshape(-1, 81)
+        """Transformed grids [N, cells] int8 (puzzles or solutions; 0 stays 0)."""
+        grids = np.asarray(grids).reshape(-1, self.cells.shape[1])
         moved = np.take_along_axis(grids.astype(np.int64), self.cells, axis=1)
         return np.take_along_axis(self.digit_map.astype(np.int8), moved, axis=1)
 
@@ -35,7 +35,7 @@ class Transform:
         """The transformations that map the transformed grids back: inverse().apply(apply(g)) == g."""
         rows = np.arange(len(self.cells))[:, None]
         cells = np.empty_like(self.cells)
-        cells[rows, self.cells] = np.arange(81)
+        cells[rows, self.cells] = np.arange(self.cells.shape[1])
         digit_map = np.empty_like(self.digit_map)
         digit_map[rows, self.digit_map.astype(np.int64)] = np.arange(10, dtype=np.int8)
         return Transform(digit_map=digit_map, cells=cells)

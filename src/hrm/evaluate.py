@@ -26,7 +26,9 @@ from tqdm import tqdm
 from .checkpoint import load_model, read_metadata
 from .cli_types import OneLineParser
 from .evaluation.boardpath import compute_path_metrics, format_path_report
+from .boardpath import score_paths
 from .evaluation.inference import Metrics, compute_metrics, evaluate_puzzles, pick_device
+from .evaluation.views import board_accepts, board_views, choose_answers, predict_views, sudoku_accepts, sudoku_views
 from .sudoku import Difficulty, count_solutions_batch, generate_batch, solve_batch
 from .sudoku.files import PuzzleSet, read_puzzle_file
 from .tasks import task_from_metadata
@@ -65,13 +67,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--precision", choices=("auto", "fp32", "bf16"), default="auto", help="auto: bf16 autocast on CUDA, fp32 on CPU"
     )
+    parser.add_argument(
+        "--views", type=int, default=1,
+        help="also solve K views of each puzzle (its symmetries) and keep the answer the rule checker accepts;"
+        " 1: the model alone (default). Boards have 8 views at most",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser.parse_args(argv)
 
 
 def check_args(args) -> list[Difficulty]:
     """Validate the numeric flags and the puzzle source; the difficulties to generate (empty for --file)."""
-    for flag, value in (("--num", args.num), ("--batch-size", args.batch_size), ("--segments", args.segments)):
+    for flag, value in (("--num", args.num), ("--batch-size", args.batch_size), ("--segments", args.segments),
+                        ("--views", args.views)):
         if value is not None and value < 1:
             raise ValueError(f"{flag} must be at least 1, got {value}")
     if args.limit is not None and args.limit < 0:
@@ -182,9 +190,12 @@ def board_set(args, task) -> tuple[np.ndarray, np.ndarray]:
                         ("--min-rating", args.min_rating), ("--max-rating", args.max_rating)):
         if given is not None:
             raise ValueError(f"{flag} is for Sudoku checkpoints; a {task.name} checkpoint is scored on --num boards")
-    for flag, value in (("--num", args.num), ("--batch-size", args.batch_size), ("--segments", args.segments)):
+    for flag, value in (("--num", args.num), ("--batch-size", args.batch_size), ("--segments", args.segments),
+                        ("--views", args.views)):
         if value is not None and value < 1:
             raise ValueError(f"{flag} must be at least 1, got {value}")
+    if args.views > 8:
+        raise ValueError(f"a square board has 8 symmetries; --views {args.views} asks for more")
     if args.min_path is not None:
         task = type(task)(dataclasses.replace(task.config, min_path=args.min_path))
     return task.boards(args.num, args.seed, workers=args.workers)
@@ -197,6 +208,17 @@ def evaluate_boards(args, task, model, boards, answers, device, autocast_dtype, 
     )
     seconds = time.perf_counter() - start
     metrics = compute_path_metrics(boards, answers, predictions, task.config.board_size)
+    views = None
+    if args.views > 1:
+        size = task.config.board_size
+        candidates, confidence = predict_views(
+            model, boards, board_views(len(boards), args.views, size), args.views, act_max_segments, budget,
+            args.batch_size, device, autocast_dtype, task.loss_mask,
+        )  # fmt: skip
+        accepted = board_accepts(np.repeat(boards, args.views, 0), candidates.reshape(-1, size * size), size)
+        choice = choose_answers(candidates, accepted.reshape(len(boards), args.views), confidence)
+        shortest = score_paths(boards, choice.answers, size)[1]
+        views = views_report(args.views, shortest, choice, metrics.act_shortest_rate)
     c = task.config
     min_path = args.min_path if args.min_path is not None else c.min_path
     summary = {
@@ -207,8 +229,29 @@ def evaluate_boards(args, task, model, boards, answers, device, autocast_dtype, 
         "act_max_segments": act_max_segments, "budget_segments": budget,
         "seconds": seconds, "puzzles_per_second": len(boards) / max(seconds, 1e-9),
     }  # fmt: skip
-    print(json.dumps({**summary, **metrics.to_dict()}) if args.json else format_path_report(summary, metrics))
+    if args.json:
+        print(json.dumps({**summary, **metrics.to_dict(), **({"views": views} if views else {})}))
+    else:
+        print(format_path_report(summary, metrics) + ("\n" + format_views(views) if views else ""))
     return 0
+
+
+def views_report(k: int, solved: np.ndarray, choice, alone: float | None) -> dict:
+    """The --views numbers: solve rate with K views beside the model alone, and how the answers were chosen."""
+    return {
+        "views": k,
+        "solve_rate": float(solved.mean()),
+        "solve_rate_alone": alone,
+        "accepted": int(choice.accepted.sum()),
+        "accepted_but_wrong": int((choice.accepted & ~solved).sum()),
+        "mean_agreeing": float(choice.agreeing.mean()),
+    }
+
+
+def format_views(v: dict) -> str:
+    return (f"With {v['views']} views: solve rate {_percent(v['solve_rate'])} (the model alone:"
+            f" {_percent(v['solve_rate_alone'])}); the checker accepted {v['accepted']} answers, of which"
+            f" {v['accepted_but_wrong']} wrong; {v['mean_agreeing']:.1f} views agreed on the answer on average")
 
 
 def format_report(summary: dict, metrics: Metrics, by_group: dict[str, Metrics], group_kind: str = "difficulty") -> str:
@@ -291,6 +334,17 @@ def main(argv=None) -> int:
             rows = groups == name
             if rows.any():
                 by_group[name] = compute_metrics(puzzles[rows], solutions[rows], predictions.select(rows))
+    views = None
+    if args.views > 1:
+        candidates, confidence = predict_views(
+            model, puzzles, sudoku_views(len(puzzles), args.views, args.seed), args.views, act_max_segments, budget,
+            args.batch_size, device, autocast_dtype,
+        )  # fmt: skip
+        accepted = sudoku_accepts(np.repeat(puzzles, args.views, 0), candidates.reshape(-1, 81))
+        choice = choose_answers(candidates, accepted.reshape(len(puzzles), args.views), confidence)
+        solved = (choice.answers == solutions).all(axis=1)
+        views = views_report(args.views, solved, choice, metrics.act_solve_rate)
+        views["per_group"] = {name: float(solved[groups == name].mean()) for name in by_group}
     generated = f"generated: {args.difficulty}, {args.num} each, seed {args.seed}"
     summary = {
         "checkpoint": str(args.checkpoint),
@@ -307,9 +361,13 @@ def main(argv=None) -> int:
     }
     if args.json:
         groups_json = {name: g.to_dict() for name, g in by_group.items()}
-        print(json.dumps({**summary, **metrics.to_dict(), "per_rating" if rated else "per_difficulty": groups_json}))
+        print(json.dumps({**summary, **metrics.to_dict(), "per_rating" if rated else "per_difficulty": groups_json,
+                          **({"views": views} if views else {})}))
     else:
         print(format_report(summary, metrics, by_group, "rating" if rated else "difficulty"))
+        if views:
+            print(format_views(views))
+            print("  " + ", ".join(f"{name} {_percent(rate)}" for name, rate in views["per_group"].items()))
     return 0
 
 

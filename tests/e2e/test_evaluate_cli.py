@@ -261,3 +261,17 @@ def test_rating_filters_choose_the_rows_scored(checkpoints, tmp_path, capsys):
     report = json.loads(out)
     assert report["num_puzzles"] == sum(10 <= r <= 99 for r in RATINGS)
     assert set(report["per_rating"]) == {"10-19", "20-49", "50-99"}
+
+
+def test_views_add_a_report_and_never_call_a_wrong_board_solved(checkpoints, capsys):
+    code, out, err = evaluate_in_process(capsys, checkpoints["native"], "--difficulty", "easy,medium", "--num", 4,
+                                         "--views", 3, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    views = report["views"]
+    assert views["views"] == 3 and views["solve_rate_alone"] == report["act_solve_rate"]
+    assert views["accepted_but_wrong"] == 0 and set(views["per_group"]) == {"easy", "medium"}
+    assert 1 <= views["mean_agreeing"] <= 3
+    plain = json.loads(evaluate_in_process(capsys, checkpoints["native"], "--difficulty", "easy", "--num", 4,
+                                           "--json")[1])
+    assert "views" not in plain  # one view: today's report

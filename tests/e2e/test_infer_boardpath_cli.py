@@ -144,3 +144,12 @@ def test_evaluate_scores_fresh_boards(checkpoints, capsys):
 def test_evaluate_refuses_sudoku_sources_for_boards(checkpoints, capsys):
     code, out, err = evaluate(capsys, checkpoints["boardpath"], "--difficulty", "easy")
     assert code == 2 and out == "" and "--difficulty is for Sudoku checkpoints" in err
+
+
+def test_evaluate_boards_with_views(checkpoints, capsys):
+    code, out, err = evaluate(capsys, checkpoints["boardpath"], "--num", 6, "--views", 8, "--json")
+    assert code == 0, err
+    views = json.loads(out)["views"]
+    assert views["views"] == 8 and views["accepted_but_wrong"] <= views["accepted"]
+    code, out, err = evaluate(capsys, checkpoints["boardpath"], "--num", 6, "--views", 9)
+    assert code == 2 and "8 symmetries" in err

@@ -99,3 +99,19 @@ def choose_answers(candidates: np.ndarray, accepted: np.ndarray, confidence: np.
         answers[row] = votes.argmax(axis=0)
         agreeing[row] = max(keys.count(key) for key in set(keys))
     return Choice(answers, winning >= 0, winning, agreeing)
+
+
+def predict_views(model, inputs: np.ndarray, transforms: Transform, views: int, act_max_steps: int, budget: int,
+                  batch_size: int, device, autocast_dtype=None, editable=None) -> tuple[np.ndarray, np.ndarray]:
+    """Run every view of inputs [N, L] under ACT halting; (candidates [N, K, L] in the original frame, confidence
+    [N, K]). Confidence orders views that halted by the Q head first, earlier halts before later ones."""
+    from .inference import evaluate_puzzles
+
+    seen = transforms.apply(np.repeat(inputs, views, axis=0))
+    predictions = evaluate_puzzles(model, seen, act_max_steps, budget, batch_size, device, autocast_dtype,
+                                   editable=editable)
+    candidates = transforms.inverse().apply(predictions.act_predictions.numpy())
+    halted = predictions.halted_by_q.numpy()
+    confidence = halted * (1.0 + 1.0 / predictions.act_segments.numpy().clip(min=1))
+    count = len(inputs)
+    return candidates.reshape(count, views, -1), confidence.reshape(count, views)

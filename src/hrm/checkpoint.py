@@ -393,8 +393,10 @@ def _atomic_save_file(tensors: dict[str, torch.Tensor], path: Path, metadata: di
             file.flush()
             os.fsync(file.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):  # name the file being written, not its temporary name
+            raise OSError(err.errno, err.strerror or str(err), str(path)) from None
         raise
     _fsync_directory(path.parent)
 

@@ -21,7 +21,8 @@ from .cli_types import OneLineParser, fraction, positive_float, positive_int
 from .evaluation.inference import pick_device
 from .modeling import HRMACTModelConfig
 from .tasks import DEFAULT_TASK, TASKS, TaskError, build_task, default_settings
-from .training.config import RunOptions, TrainConfig
+from .training.config import DEFAULT_KEEP_CHECKPOINTS, RunOptions, TrainConfig
+from .training.folder import RunFolderError, lock_run_folder, remove_partial_files
 from .training.loop import train
 from .training.optimizer import OPTIMIZERS
 from .training.run import CHECKPOINT_NAME, TrainingError, new_run, resume_run
@@ -40,6 +41,15 @@ _RUN_FLAGS = {
     "halt_exploration": ("model", "act", "halt_exploration_probability"),
     "fixed_segments": ("model", "act", "fixed_segments"),
 }  # fmt: skip
+
+
+def keep_count(text: str) -> int | None:
+    """--keep-checkpoints: a positive count, or `all` (None)."""
+    if text == "all":
+        return None
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or all, got {text}")
+    return int(text)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -62,6 +72,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     run.add_argument("--max-epochs", type=positive_float, help="dataset tasks: stop after this many passes over the rows")
     run.add_argument(
         "--checkpoint-every", type=positive_int, default=250, help="checkpoint period, besides step 1 (default: 250)"
+    )
+    run.add_argument(
+        "--keep-checkpoints", type=keep_count, default=DEFAULT_KEEP_CHECKPOINTS, metavar="N|all",
+        help=f"model checkpoints kept: the newest N (default: {DEFAULT_KEEP_CHECKPOINTS}), or all",
+    )  # fmt: skip
+    run.add_argument(
+        "--keep-every", type=positive_int, metavar="K", help="also keep every checkpoint at a multiple of K steps"
     )
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA when available")
     run.add_argument(
@@ -172,14 +189,18 @@ def main(argv=None) -> int:
             out_dir = runs / time.strftime("%Y%m%d-%H%M%S")
     options = RunOptions(
         out_dir=out_dir, device=device, precision=precision, max_steps=args.max_steps, max_minutes=args.max_minutes,
-        max_epochs=args.max_epochs, checkpoint_every=args.checkpoint_every, workers=args.workers,
+        max_epochs=args.max_epochs, checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
+        keep_every=args.keep_every, workers=args.workers,
         log_format=args.log_format,
         compile=COMPILE_CHOICES["on" if args.compile == "auto" and device.type == "cuda" else args.compile],
     )  # fmt: skip
 
-    run = None
+    run = lock = None
     try:
         if args.resume:
+            if out_dir.is_dir():  # else resume_run says there is nothing to resume
+                lock = lock_run_folder(out_dir)
+                remove_partial_files(out_dir)
             run = resume_run(out_dir, device, args.workers)
             config_from_args(args, base=run.config)  # refuses flags that would change the run
         else:
@@ -188,16 +209,20 @@ def main(argv=None) -> int:
                 _check_config(config)
             except ValueError as err:
                 parser.error(str(err))
-            if out_dir.is_dir() and any(CHECKPOINT_NAME.match(f.name) for f in out_dir.iterdir()):
-                raise CheckpointError(f"{out_dir}: already holds checkpoints; use --resume or another --out-dir")
+            _refuse_checkpoints(out_dir)
             run = new_run(config, device, args.workers)  # reads the task's data: a bad file leaves no run folder
         if args.max_epochs is not None and run.rows.epoch() is None:
             raise TaskError(f"--max-epochs applies to dataset tasks; task {run.task.name} has no epochs")
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except (CheckpointError, TaskError) as err:
+        if lock is None:
+            lock = lock_run_folder(out_dir)
+            _refuse_checkpoints(out_dir)  # again: another trainer may have written some meanwhile
+            remove_partial_files(out_dir)
+    except (CheckpointError, TaskError, RunFolderError, OSError) as err:
         if run is not None:
             run.close()
-        print(f"error: {err}", file=sys.stderr)
+        if lock is not None:
+            lock.close()
+        print(f"error: {_one_line(err)}", file=sys.stderr)
         return 2
 
     try:
@@ -211,15 +236,29 @@ def main(argv=None) -> int:
             print(f"{what}: task {task}, {parameters:,} parameters, device {device}, {precision}, batch {batch}",
                   flush=True)
         train(run, options)
-    except TrainingError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (TrainingError, OSError) as err:  # OSError: a disk full or a folder gone read-only mid-run
+        print(f"error: {_one_line(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("aborted without saving", file=sys.stderr)
         return 130
     finally:
         run.close()
+        lock.close()  # releases the run folder
     return 0
+
+
+def _refuse_checkpoints(out_dir: Path) -> None:
+    """A fresh run never writes over another run's checkpoints."""
+    if out_dir.is_dir() and any(CHECKPOINT_NAME.match(f.name) for f in out_dir.iterdir()):
+        raise CheckpointError(f"{out_dir}: already holds checkpoints; use --resume or another --out-dir")
+
+
+def _one_line(err: Exception) -> str:
+    """An OSError as `<path>: <problem>` (its own text spreads the path over quotes and an errno)."""
+    if isinstance(err, OSError) and err.strerror:
+        return f"{err.filename}: {err.strerror}" if err.filename else err.strerror
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
 if __name__ == "__main__":

@@ -15,6 +15,10 @@ def _default_task() -> dict:
     return default_settings(DEFAULT_TASK)
 
 
+# Five model checkpoints (27 MB each for the default model) and one training state (~140 MB): under 300 MB.
+DEFAULT_KEEP_CHECKPOINTS = 5
+
+
 @dataclass
 class TrainConfig:
     """What defines a run's results; saved with every checkpoint, and kept as is by --resume."""
@@ -51,6 +55,8 @@ class RunOptions:
     max_minutes: float | None = None
     max_epochs: float | None = None  # dataset tasks: stop once this many passes over the rows are done
     checkpoint_every: int = 250
+    keep_checkpoints: int | None = DEFAULT_KEEP_CHECKPOINTS  # the newest N model checkpoints; None keeps all
+    keep_every: int | None = None  # also keep the checkpoints at a multiple of this many steps
     workers: int | None = None
     log_format: str = "bar"  # "bar", "swift", "jsonl" or "none"
 

@@ -17,8 +17,8 @@ from ..tasks import RowSource
 from .config import Autocast, RunOptions
 from .loss import exploration_draws, segment_loss
 from .report import Reporter
-from .run import CHECKPOINT_NAME, Run, TrainingError, save_checkpoint
-from ..checkpoint import training_state_path
+from .folder import apply_retention
+from .run import Run, TrainingError, save_checkpoint
 
 METRICS = ("loss", "output_loss", "q_act_loss", "accuracy", "q_act_accuracy", "halted")
 
@@ -175,11 +175,8 @@ def _limit_reached(run: Run, options: RunOptions, started: float) -> bool:
 
 def _save(run: Run, options: RunOptions, reporter: Reporter) -> int:
     path = save_checkpoint(run, options.out_dir)
-    # The training state (carried hidden states, moments) is large; --resume only needs the newest.
-    for other in options.out_dir.glob("checkpoint-*.safetensors"):
-        match = CHECKPOINT_NAME.match(other.name)
-        if match and int(match.group(1)) < run.step:
-            training_state_path(other).unlink(missing_ok=True)
+    # Only now that both files are complete may older ones go.
+    apply_retention(options.out_dir, run.step, options.keep_checkpoints, options.keep_every)
     reporter.announce(f"step {run.step}: saved {path}")
     return run.step
 

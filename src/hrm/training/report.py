@@ -14,15 +14,24 @@ class Reporter:
         self.log_format = log_format
         out_dir.mkdir(parents=True, exist_ok=True)
         self.path = out_dir / "metrics.jsonl"
-        _truncate_metrics(self.path, start_step)
-        self.file = open(self.path, "a", buffering=1)
+        try:
+            _truncate_metrics(self.path, start_step)
+            # Unbuffered: a record is on disk once written, and a failed write leaves nothing for close to retry.
+            self.file = open(self.path, "ab", buffering=0)
+        except OSError as err:
+            raise _naming(err, self.path) from None
         self.bar = None
         if log_format == "bar":
             self.bar = tqdm(total=max_steps, initial=start_step, unit="step", dynamic_ncols=True)
 
     def step(self, record: dict) -> None:
         line = json.dumps(record)
-        self.file.write(line + "\n")
+        data = f"{line}\n".encode()
+        try:
+            while data:  # one write(2) each time: short on a nearly full disk, an error on a full one
+                data = data[self.file.write(data) :]
+        except OSError as err:
+            raise _naming(err, self.path) from None
         if self.bar is not None:
             self.bar.update(record["step"] - self.bar.n)
             self.bar.set_postfix_str(
@@ -52,6 +61,11 @@ class Reporter:
         if self.bar is not None:
             self.bar.close()
         self.file.close()
+
+
+def _naming(err: OSError, path: Path) -> OSError:
+    """The same error naming the metrics file (a write error names no file; a rewrite names its temporary one)."""
+    return OSError(err.errno, err.strerror or str(err), str(path))
 
 
 def _progress(record: dict, stage_text: str, epoch_text: str) -> str:

@@ -11,6 +11,7 @@ from ..checkpoint import (
     CheckpointError,
     load_model,
     load_training_state,
+    read_metadata,
     save_model,
     save_training_state,
     training_state_path,
@@ -121,15 +122,29 @@ def save_checkpoint(run: Run, out_dir: Path) -> Path:
 
 
 def latest_checkpoint(out_dir: Path) -> Path:
-    """The newest checkpoint in `out_dir` that has its training-state file next to it."""
+    """The newest checkpoint in `out_dir` whose model and training-state files are both complete.
+
+    A run killed between writing a checkpoint's model and its state leaves a model without a state;
+    the one before it is then the newest complete one.
+    """
     if not out_dir.is_dir():
         raise CheckpointError(f"{out_dir}: no such run directory to resume")
     steps = sorted(
         (int(m.group(1)), out_dir / m.group(0)) for f in out_dir.iterdir() if (m := CHECKPOINT_NAME.match(f.name))
     )
+    unreadable = None
     for _, path in reversed(steps):
-        if training_state_path(path).is_file():
-            return path
+        if not training_state_path(path).is_file():
+            continue
+        try:  # the headers say whether a file is whole (they give its length)
+            read_metadata(path)
+            read_metadata(training_state_path(path))
+        except CheckpointError as err:
+            unreadable = unreadable or err
+            continue
+        return path
+    if unreadable is not None:
+        raise unreadable
     raise CheckpointError(
         f"{out_dir}: no checkpoint with its training state (checkpoint-<step>.safetensors + .state) to resume from"
     )

@@ -19,7 +19,7 @@ from pathlib import Path
 from .checkpoint import CheckpointError
 from .cli_types import OneLineParser, fraction, positive_float, positive_int
 from .evaluation.inference import pick_device
-from .modeling import HRMACTModelConfig
+from .modeling.variants import VARIANTS, variant_config
 from .tasks import DEFAULT_TASK, TASKS, TaskError, build_task, default_settings
 from .training.config import DEFAULT_KEEP_CHECKPOINTS, RunOptions, TrainConfig
 from .training.folder import RunFolderError, lock_run_folder, remove_partial_files
@@ -101,6 +101,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     train_group.add_argument("--seed", type=int, help=f"model init and puzzle streams (default: {defaults.seed})")
     model_group = parser.add_argument_group("model (fixed for a run)")
+    model_group.add_argument(
+        "--variant", choices=tuple(VARIANTS),
+        help="a named size (docs/architecture.md); the size flags below override its values (default: the original's)",
+    )  # fmt: skip
     model_group.add_argument("--hidden-size", type=positive_int, help=f"default: {t.hidden_size}")
     model_group.add_argument("--num-heads", type=positive_int, help=f"default: {t.num_heads}")
     model_group.add_argument("--num-layers", type=positive_int, help=f"blocks per reasoner (default: {t.num_layers})")
@@ -133,7 +137,12 @@ def config_from_args(args, base: TrainConfig | None = None) -> TrainConfig:
         for dest in other.FLAGS:
             if other is not task_class and dest not in task_class.FLAGS and getattr(args, dest) is not None:
                 raise TaskError(f"--{dest.replace('_', '-')} applies to --task {other.name}, not {task_name}")
-    data = (base or TrainConfig(task=default_settings(task_name))).to_dict()
+    if base is not None and args.variant is not None:
+        raise CheckpointError("--variant sets a fresh run's model size; a resumed run keeps its model")
+    fresh = TrainConfig(task=default_settings(task_name))
+    if args.variant is not None:
+        fresh.model = variant_config(args.variant)
+    data = (base or fresh).to_dict()
     flags = {**_RUN_FLAGS, **{dest: ("task", *where.split(".")) for dest, where in task_class.FLAGS.items()}}
     given = set()
     for flag, where in flags.items():

@@ -161,3 +161,18 @@ def test_bad_dataset_settings_are_one_line_and_leave_no_run(tmp_path, args, word
     assert result.returncode == 2
     assert_one_line_error(result, *words)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_variant_sets_the_size_and_explicit_flags_override_it(tmp_path):
+    from src.hrm.checkpoint import load_model
+
+    out = tmp_path / "run"
+    result = train("--variant", "tiny", "--num-layers", "1", "--out-dir", out, "--max-steps", 1, "--log-format", "none",
+                   "--batch-size", "8", "--workers", "1", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    config = load_model(out / "checkpoint-1.safetensors").config
+    assert (config.transformers.hidden_size, config.transformers.num_heads) == (128, 4)  # tiny's
+    assert config.transformers.num_layers == 1 and config.act.halt_max_steps == 8  # the flag, tiny's limit
+    again = train("--out-dir", out, "--resume", "--variant", "micro", "--max-steps", 2)
+    assert again.returncode == 2
+    assert_one_line_error(again, "--variant", "keeps its model")

@@ -83,12 +83,12 @@ def parse_puzzle_lines(lines: Iterable[str], limit: int | None = None, source: s
         where = f"{source}:{number}"
         if first:
             first = False
-            header = [field.strip().lower() for field in next(csv.reader([line]))]
+            header = [field.strip().lower() for field in _csv_fields(line, where)]
             if "question" in header and "answer" in header:
                 columns = ({name: header.index(name) for name in _CSV_COLUMNS if name in header}, len(header))
                 continue
         if columns is not None:
-            fields = next(csv.reader([line]))
+            fields = _csv_fields(line, where)
             index, count = columns
             if len(fields) != count:
                 raise PuzzleFileError(f"{where}: expected {count} CSV fields like the header, found {len(fields)}")
@@ -156,8 +156,15 @@ def _check_rows(questions, answers, line_numbers, source, ratings, origins) -> P
     return PuzzleSet(puzzles, solutions, has_solution, np.array(line_numbers, dtype=np.int64), ratings, origins)
 
 
+def _csv_fields(line: str, where: str) -> list[str]:
+    try:
+        return next(csv.reader([line]))
+    except csv.Error as err:  # a field beyond the csv module's size limit
+        raise PuzzleFileError(f"{where}: not a CSV line ({err})") from None
+
+
 def _parse_rating(text: str, where: str) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # isdigit alone takes '²', which int() refuses
         raise PuzzleFileError(f"{where}: the rating {text!r} is not a non-negative whole number")
     return int(text)
 

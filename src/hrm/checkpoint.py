@@ -8,6 +8,7 @@ Every file is written atomically; nothing is ever pickled.
 """
 
 import json
+import math
 import os
 import re
 import secrets
@@ -58,6 +59,9 @@ _TORCH_TOP_LEVEL = {
 }  # fmt: skip
 _SWIFT_TOP_LEVEL = {_SWIFT_NAMES[name] for name in _TORCH_TOP_LEVEL}
 _SWIFT_BLOCK = re.compile(r"^(?:high|low)LevelReasoner\.blocks\.(\d+)\.")
+_ANY_BLOCK = re.compile(r"^(?:high|low)(?:_level_r|LevelR)easoner\.blocks\.(\d+)\.")
+# A model attends over all its positions at once; far beyond any board this project trains on (81, 100).
+MAX_SEQ_LEN = 1 << 16
 
 
 class CheckpointError(ValueError):
@@ -136,10 +140,12 @@ def load_model(path, device: str | torch.device = "cpu") -> HRMACTInner:
             " expected an hrm-act or MLX Swift HRM-ACT checkpoint"
         )
 
+    _check_config(path, config, tensors, context)
     try:
         skeleton = _skeleton(config)
     except Exception as err:  # e.g. a config whose sizes do not fit together
-        raise CheckpointError(f"{path}: cannot build a model from its config ({err}){context}") from None
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__  # torch may add a C++ trace
+        raise CheckpointError(f"{path}: cannot build a model from its config ({reason}){context}") from None
     state = _collect_state(path, tensors, skeleton, swift, context)
     # Nothing is allocated until every entry has been checked; strict loading is a last guard.
     model = skeleton.to_empty(device=device)
@@ -170,7 +176,7 @@ def load_training_state(path) -> tuple[dict[str, torch.Tensor], dict]:
     _check_version(path, metadata, TRAINING_STATE_VERSION)
     try:
         meta = json.loads(metadata["meta"])
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, RecursionError):
         raise CheckpointError(f"{path}: training-state metadata is missing or not valid JSON") from None
     return tensors, meta
 
@@ -232,8 +238,43 @@ def _config_from_metadata(path: Path, metadata: dict) -> HRMACTModelConfig:
         raise CheckpointError(f"{path}: hrm-act checkpoint without a model config in its metadata")
     try:
         return HRMACTModelConfig.from_dict(json.loads(metadata["config"]))
-    except (ValueError, TypeError, AttributeError) as err:
-        raise CheckpointError(f"{path}: invalid model config in metadata ({err})") from None
+    except (ValueError, TypeError, AttributeError, RecursionError) as err:  # RecursionError: JSON nested too deep
+        raise CheckpointError(f"{path}: invalid model config in metadata ({_line(str(err))})") from None
+
+
+def _check_config(path: Path, config: HRMACTModelConfig, tensors: dict[str, torch.Tensor], context: str) -> None:
+    """Refuse a config that no model can be built from, before building anything: a corrupt or hostile header
+    must not make the loader build a billion layers (slow even on the meta device) or rotary tables of a billion
+    positions, nor load a model that computes with a negative epsilon."""
+    t, act = config.transformers, config.act
+    counts = {
+        "seq_len": config.seq_len, "vocab_size": config.vocab_size, "high_level_cycles": config.high_level_cycles,
+        "low_level_cycles": config.low_level_cycles, "num_layers": t.num_layers, "hidden_size": t.hidden_size,
+        "num_heads": t.num_heads, "intermediate_size": t.intermediate_size, "halt_max_steps": act.halt_max_steps,
+        "fixed_segments": act.fixed_segments,
+    }  # fmt: skip
+    optional = ("intermediate_size", "fixed_segments")
+    problems = [
+        f"{name} {value!r} is not a positive integer"
+        for name, value in counts.items()
+        if not (value is None and name in optional) and (type(value) is not int or value < 1)  # bool is no count
+    ]
+    for name, value in (("expansion", t.expansion), ("norm_epsilon", t.norm_epsilon), ("rope_theta", t.rope_theta)):
+        if type(value) not in (int, float) or not 0 < value < math.inf:
+            problems.append(f"{name} {value!r} is not a positive number")
+    probability = act.halt_exploration_probability
+    if type(probability) not in (int, float) or not 0 <= probability <= 1:
+        problems.append(f"halt_exploration_probability {probability!r} is not between 0 and 1")
+    if not problems:
+        blocks = len({int(match.group(1)) for key in tensors if (match := _ANY_BLOCK.match(key))})
+        if t.hidden_size % t.num_heads or (t.hidden_size // t.num_heads) % 2:
+            problems.append(f"hidden_size {t.hidden_size} does not split into {t.num_heads} heads of even size")
+        if t.num_layers > blocks:
+            problems.append(f"num_layers {t.num_layers}, but the file holds blocks for {blocks}")
+        if config.seq_len > MAX_SEQ_LEN:
+            problems.append(f"seq_len {config.seq_len} is above {MAX_SEQ_LEN} positions")
+    if problems:
+        raise CheckpointError(f"{path}: invalid model config ({'; '.join(problems)}){context}")
 
 
 def _infer_swift_config(path: Path, tensors: dict[str, torch.Tensor]) -> HRMACTModelConfig:
@@ -373,8 +414,13 @@ def _count(items, noun: str) -> str:
 
 def _some(items, limit: int = 4, separator: str = ", ") -> str:
     """The first few items and how many more, so that one line stays readable."""
-    shown = separator.join(items[:limit])
+    shown = separator.join(_line(item) for item in items[:limit])
     return shown + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
+def _line(text: str) -> str:
+    """`text` with a newline or other control character (a file may put them in its key names) escaped."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def _atomic_save_file(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:

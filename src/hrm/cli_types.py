@@ -5,17 +5,27 @@ import argparse
 import math
 
 
+# Counts and seeds end up in int64 tensors and generators: a larger value would overflow there, with a traceback.
+_INT64 = 2**63
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+    return _below_int64(value, text)
 
 
 def non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return _below_int64(value, text)
+
+
+def _below_int64(value: int, text: str) -> int:
+    if value >= _INT64:
+        raise argparse.ArgumentTypeError(f"must be below 2^63, got {text}")
     return value
 
 

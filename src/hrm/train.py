@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from .checkpoint import CheckpointError
-from .cli_types import OneLineParser, fraction, positive_float, positive_int
+from .cli_types import OneLineParser, fraction, non_negative_int, positive_float, positive_int
 from .evaluation.inference import pick_device
 from .modeling.variants import VARIANTS, variant_config
 from .tasks import DEFAULT_TASK, TASKS, TaskError, build_task, default_settings
@@ -99,7 +99,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         choices=OPTIMIZERS,
         help="mlx-adamw: the original's, no bias correction (default); torch-adamw: PyTorch's",
     )
-    train_group.add_argument("--seed", type=int, help=f"model init and puzzle streams (default: {defaults.seed})")
+    train_group.add_argument(
+        "--seed", type=non_negative_int, help=f"model init and puzzle streams (default: {defaults.seed})"
+    )
     model_group = parser.add_argument_group("model (fixed for a run)")
     model_group.add_argument(
         "--variant", choices=tuple(VARIANTS),

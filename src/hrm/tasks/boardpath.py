@@ -7,12 +7,14 @@ path. Boards come from the seeded generator, row i of the stream from (seed, i).
 """
 
 import argparse
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ..boardpath import FLOOR, VOCAB_SIZE, board_to_string, generate_boards, score_paths
+from ..checkpoint import MAX_SEQ_LEN
 from ..cli_types import fraction, non_negative_int, positive_int
 from .base import StreamRows, Task, TaskError
 
@@ -51,6 +53,8 @@ class BoardpathTask(Task):
             raise TaskError(f"--board-size must be at least 2, got {config.board_size}")
         if not 0 <= config.wall_prob < 1:
             raise TaskError(f"--wall-prob must be in [0, 1), got {config.wall_prob}")
+        if config.board_size**2 > MAX_SEQ_LEN:  # the model attends over every cell at once
+            raise TaskError(f"--board-size must be at most {math.isqrt(MAX_SEQ_LEN)}, got {config.board_size}")
         self.seq_len = config.board_size**2
 
     def boards(self, count: int, seed: int, stream: int = EVALUATION_STREAM, start: int = 0, workers=None):

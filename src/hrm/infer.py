@@ -222,14 +222,25 @@ def main(argv=None) -> int:
         print(f"Final board is a valid solution: {'yes' if valid else 'no'}")
     if args.gif is not None:
         frames = [sudoku_frame(puzzle, r["board"], solution, r["changed_cells"], caption(r)) for r in records]
-        save_gif(frames, args.gif)
-        if not args.json:
-            print(f"wrote {args.gif} ({len(frames)} frames)")
+        return write_gif(frames, args)
     return 0
 
 
 def caption(record: dict) -> Caption:
     return Caption(record["segment"], record["q_halt"], record["q_continue"], record["halts"])
+
+
+def write_gif(frames, args) -> int:
+    """Write --gif; a file-system problem that check_writable could not foresee (permissions, a full disk) is one
+    line and exit code 1."""
+    try:
+        save_gif(frames, args.gif)
+    except OSError as err:
+        print(f"infer: error: --gif {args.gif}: {err.strerror or err}", file=sys.stderr)
+        return 1
+    if not args.json:
+        print(f"wrote {args.gif} ({len(frames)} frames)")
+    return 0
 
 
 def check_writable(path: str) -> None:
@@ -328,9 +339,7 @@ def infer_board(args, task, model, board, answer, max_segments, device, autocast
             "solved": records[-1]["shortest_path"],
         }))  # fmt: skip
     if args.gif is not None:
-        save_gif(frames, args.gif)
-        if not args.json:
-            print(f"wrote {args.gif} ({len(frames)} frames)")
+        return write_gif(frames, args)
     return 0
 
 

@@ -6,7 +6,8 @@
 
 Prints the puzzle and its solution, then for each segment the predicted board (givens
 kept), "(correct / blanks)" and the Q head's sigmoid(halt) - sigmoid(continue), stopping
-with "Halting." at the first segment where halt wins. Bad input: one line on stderr, exit 2.
+with "Halting." at the first segment where halt wins. Bad input: one line on stderr, exit 2 (a --gif that
+cannot be written once the segments have run: exit 1).
 """
 
 import argparse

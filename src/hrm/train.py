@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from .checkpoint import CheckpointError
+from .checkpoint import CheckpointError, load_model
 from .cli_types import OneLineParser, fraction, non_negative_int, positive_float, positive_int
 from .evaluation.inference import pick_device
 from .modeling.variants import VARIANTS, variant_config
@@ -25,7 +25,7 @@ from .training.config import DEFAULT_KEEP_CHECKPOINTS, RunOptions, TrainConfig
 from .training.folder import RunFolderError, lock_run_folder, remove_partial_files
 from .training.loop import train
 from .training.optimizer import OPTIMIZERS
-from .training.run import CHECKPOINT_NAME, TrainingError, new_run, resume_run
+from .training.run import CHECKPOINT_NAME, TrainingError, file_sha256, new_run, resume_run
 
 COMPILE_CHOICES = {"auto": None, "off": None, "on": "default", "cudagraphs": "reduce-overhead"}  # flag → mode
 
@@ -100,6 +100,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="mlx-adamw: the original's, no bias correction (default); torch-adamw: PyTorch's",
     )
     train_group.add_argument(
+        "--init-from", type=Path, metavar="CKPT",
+        help="start from this checkpoint's weights (its architecture; optimizer, rows and carry fresh);"
+        " the halting flags may differ from its own",
+    )  # fmt: skip
+    train_group.add_argument(
         "--seed", type=non_negative_int, help=f"model init and puzzle streams (default: {defaults.seed})"
     )
     model_group = parser.add_argument_group("model (fixed for a run)")
@@ -141,9 +146,16 @@ def config_from_args(args, base: TrainConfig | None = None) -> TrainConfig:
                 raise TaskError(f"--{dest.replace('_', '-')} applies to --task {other.name}, not {task_name}")
     if base is not None and args.variant is not None:
         raise CheckpointError("--variant sets a fresh run's model size; a resumed run keeps its model")
+    if base is not None and args.init_from is not None:
+        raise CheckpointError("--init-from starts a fresh run; a resumed run continues from its own weights")
+    if args.init_from is not None and args.variant is not None:
+        raise CheckpointError("--init-from takes the checkpoint's model size; drop --variant")
     fresh = TrainConfig(task=default_settings(task_name))
     if args.variant is not None:
         fresh.model = variant_config(args.variant)
+    if args.init_from is not None:
+        fresh.model = load_model(args.init_from, "cpu").config
+        fresh.init_from = {"path": str(args.init_from), "sha256": file_sha256(args.init_from)}
     data = (base or fresh).to_dict()
     flags = {**_RUN_FLAGS, **{dest: ("task", *where.split(".")) for dest, where in task_class.FLAGS.items()}}
     given = set()

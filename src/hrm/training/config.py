@@ -29,6 +29,9 @@ class TrainConfig:
     lr: float = 1e-4
     optimizer: str = "mlx-adamw"
     seed: int = 42  # model init (torch.manual_seed), row streams; seed + 1 for the step generator
+    # --init-from: the checkpoint whose weights replaced the drawn ones at step 0 ({"path", "sha256"}), else None.
+    # Only the weights: the optimizer, rows and carry start fresh.
+    init_from: dict | None = None
 
     def to_dict(self) -> dict:
         return {**dataclasses.asdict(self), "model": self.model.to_dict()}

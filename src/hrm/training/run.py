@@ -1,5 +1,6 @@
 """A training run's state, created fresh or rebuilt from its newest checkpoint, and saved with every checkpoint."""
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from ..checkpoint import (
     save_training_state,
     training_state_path,
 )
-from ..modeling import HRMACTInner
+from ..modeling import HRMACTInner, HRMACTModelConfig
 from ..tasks import RowSource, Task, TaskError, build_task
 from .carry import Carry
 from .config import TrainConfig
@@ -64,6 +65,8 @@ def new_run(config: TrainConfig, device: torch.device, workers: int | None = Non
     task = build_run_task(config)
     torch.manual_seed(config.seed)
     model = HRMACTInner(config.model).to(device)
+    if config.init_from is not None:
+        load_initial_weights(model, Path(config.init_from["path"]), config.init_from["sha256"])
     run = _assemble(config, task, model, device, task.rows(config.seed, config.batch_size, device, workers))
     try:
         run.rows.start()
@@ -76,6 +79,35 @@ def new_run(config: TrainConfig, device: torch.device, workers: int | None = Non
         run.close()
         raise
     return run
+
+
+def architecture(config: HRMACTModelConfig) -> dict:
+    """What a model's weights depend on: its config without the halting settings, which a run may change."""
+    return {key: value for key, value in config.to_dict().items() if key != "act"}
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_initial_weights(model: HRMACTInner, path: Path, sha256: str | None = None) -> None:
+    """--init-from: the weights of checkpoint `path` in place of `model`'s drawn ones (bf16 files are widened).
+
+    The architecture must match; the halting settings may differ (a run may fine-tune with more segments).
+    `sha256`, when given, is the file's recorded digest: a file changed since is refused, not silently used.
+    """
+    if sha256 is not None and file_sha256(path) != sha256:
+        raise CheckpointError(f"{path}: changed since --init-from recorded it (sha256 differs)")
+    source = load_model(path, "cpu")
+    if architecture(source.config) != architecture(model.config):
+        differing = sorted(k for k, v in architecture(source.config).items() if architecture(model.config)[k] != v)
+        raise CheckpointError(f"{path}: --init-from needs the same architecture; {', '.join(differing)} differ")
+    with torch.no_grad():
+        model.load_state_dict(source.state_dict())  # copies into the model's own (float32) tensors
 
 
 def _quiet(rows: RowSource) -> dict:

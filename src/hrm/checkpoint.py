@@ -62,6 +62,8 @@ _SWIFT_BLOCK = re.compile(r"^(?:high|low)LevelReasoner\.blocks\.(\d+)\.")
 _ANY_BLOCK = re.compile(r"^(?:high|low)(?:_level_r|LevelR)easoner\.blocks\.(\d+)\.")
 # A model attends over all its positions at once; far beyond any board this project trains on (81, 100).
 MAX_SEQ_LEN = 1 << 16
+# Puzzle-embedding rows (a training set's puzzles): Sudoku-Extreme's 3.8 million fit many times over.
+MAX_PUZZLE_EMBEDDINGS = 1 << 31
 
 
 class CheckpointError(ValueError):
@@ -100,6 +102,8 @@ def save_model(model: HRMACTInner, path, dtype: torch.dtype | None = None, metad
 def export_swift(model: HRMACTInner, path) -> None:
     """Write `model` in the layout the original MLX Swift program loads (section 4 of the reference)."""
     model = _unwrap(model)
+    if model.config.puzzle_embeddings:
+        raise ValueError("the original program has no puzzle embeddings; a model with them cannot be exported for it")
     skeleton = _skeleton(model.config)
     dtypes = {name: tensor.dtype for name, tensor in skeleton.state_dict().items()}
     linear_weights = _linear_weight_names(skeleton)
@@ -265,6 +269,9 @@ def _check_config(path: Path, config: HRMACTModelConfig, tensors: dict[str, torc
     probability = act.halt_exploration_probability
     if type(probability) not in (int, float) or not 0 <= probability <= 1:
         problems.append(f"halt_exploration_probability {probability!r} is not between 0 and 1")
+    rows = config.puzzle_embeddings
+    if type(rows) is not int or not 0 <= rows <= MAX_PUZZLE_EMBEDDINGS:
+        problems.append(f"puzzle_embeddings {rows!r} is not a table size from 0 to {MAX_PUZZLE_EMBEDDINGS}")
     if not problems:
         blocks = len({int(match.group(1)) for key in tensors if (match := _ANY_BLOCK.match(key))})
         if t.hidden_size % t.num_heads or (t.hidden_size // t.num_heads) % 2:
@@ -379,7 +386,7 @@ def _collect_state(
 
 def _rotary_tables(config: HRMACTModelConfig) -> dict[str, torch.Tensor]:
     t = config.transformers
-    rotary = RotaryPositionEmbedding(t.hidden_size // t.num_heads, config.seq_len + 1, t.rope_theta)
+    rotary = RotaryPositionEmbedding(t.hidden_size // t.num_heads, config.positions, t.rope_theta)
     return {"rotary_emb.cos": rotary.cos, "rotary_emb.sin": rotary.sin}
 
 

@@ -192,6 +192,44 @@ def test_load_onto_cuda(tmp_path):
     assert_same_state(model, loaded.cpu())
 
 
+def test_puzzle_embeddings_round_trip(tmp_path):
+    model = make_model(tiny_config(puzzle_embeddings=6))
+    with torch.no_grad():
+        model.puzzle_embedding.weights.normal_()  # a trained table is not zero
+    path = _saved(model, tmp_path / "m.safetensors")
+    loaded = load_model(path)
+    assert loaded.config.puzzle_embeddings == 6 and json.loads(_metadata(path)["config"])["puzzle_embeddings"] == 6
+    assert_same_state(model, loaded)
+    assert not loaded.puzzle_embedding.weights.requires_grad  # still no AdamW parameter
+    ids = torch.tensor([0, 5, 2])
+    inputs = torch.randint(0, 10, (3, 81), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        a, b = model(model.initial_hidden_states, inputs, ids), loaded(loaded.initial_hidden_states, inputs, ids)
+    assert torch.equal(a.output, b.output) and torch.equal(a.q_act_halt, b.q_act_halt)
+    with pytest.raises(ValueError, match="no puzzle embeddings"):
+        export_swift(model, tmp_path / "swift.safetensors")
+
+
+@pytest.mark.parametrize("value", [-1, True, 2.0, "6", 1 << 40])
+def test_a_bad_puzzle_embedding_size_is_one_line(tmp_path, value):
+    path = _saved(make_model(tiny_config(puzzle_embeddings=6)), tmp_path / "m.safetensors")
+    metadata = _metadata(path)
+    config = {**json.loads(metadata["config"]), "puzzle_embeddings": value}
+    save_file(load_file(str(path)), str(path), metadata={**metadata, "config": json.dumps(config)})
+    assert f"puzzle_embeddings {value!r} is not a table size from 0 to 2147483648" in error_of(path)
+
+
+def test_a_table_that_does_not_match_the_config_is_named(tmp_path):
+    path = _saved(make_model(tiny_config(puzzle_embeddings=6)), tmp_path / "m.safetensors")
+    metadata = _metadata(path)
+    config = json.loads(metadata["config"])
+    save_file(load_file(str(path)), str(path), metadata={**metadata, "config": json.dumps({**config, "puzzle_embeddings": 9})})
+    assert "puzzle_embedding.weights has shape [6, 96], expected [9, 96]" in error_of(path)
+    del config["puzzle_embeddings"]  # the table without the option
+    save_file(load_file(str(path)), str(path), metadata={**metadata, "config": json.dumps(config)})
+    assert "unexpected 1 key: puzzle_embedding.weights" in error_of(path)
+
+
 # ---------------------------------------------------------------------------------------------
 # MLX Swift format
 

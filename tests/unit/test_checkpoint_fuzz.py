@@ -21,7 +21,7 @@ CONFIG_FIELDS = [
     ("transformers", "num_layers"), ("transformers", "hidden_size"), ("transformers", "num_heads"),
     ("transformers", "expansion"), ("transformers", "norm_epsilon"), ("transformers", "rope_theta"),
     ("transformers", "intermediate_size"), ("act", "halt_max_steps"), ("act", "halt_exploration_probability"),
-    ("act", "fixed_segments"),
+    ("act", "fixed_segments"), ("puzzle_embeddings",),
 ]  # fmt: skip
 ABSURD = st.sampled_from([0, -1, 10**9, 10**18, 2**63, 10**30, 1e300, float("inf"), float("nan"), -0.0])
 VALUES = (

@@ -11,7 +11,9 @@ The halting rules live here once: the trainer's segment loss, `infer`, `evaluate
             break
 
 Rows that halted start over on the `inputs` of the next step, from the initial states, so a
-training loop can replace finished rows simply by passing new inputs for them.
+training loop can replace finished rows simply by passing new inputs for them. A model with
+puzzle embeddings takes `step(carry, inputs, puzzle_ids=ids)` the same way (without ids: the
+blank id 0).
 """
 
 from dataclasses import dataclass
@@ -70,10 +72,11 @@ def inference_halts(act: ACTConfig, q_halt: torch.Tensor, q_continue: torch.Tens
 
 @dataclass
 class ACTCarry:
-    hidden_states: HiddenStates  # [B, L + 1, H] each
+    hidden_states: HiddenStates  # [B, positions, H] each (L + 1, or L + 2 with puzzle embeddings)
     inputs: torch.Tensor  # [B, L] long, each row's current input
     segments: torch.Tensor  # [B] long, segments run on the current input
     halted: torch.Tensor  # [B] bool, the row is finished: the next step starts it afresh
+    puzzle_ids: torch.Tensor | None = None  # [B] long, each row's puzzle id (models with puzzle embeddings)
 
 
 @dataclass
@@ -97,16 +100,25 @@ class HRMACT(nn.Module):
         """A carry for a batch like `inputs` [B, L] in which every row has halted, so the first step starts all."""
         batch, length = inputs.shape
         hidden = self.config.transformers.hidden_size
-        zeros = inputs.new_zeros((batch, length + 1, hidden), dtype=torch.float32)
+        positions = self.config.positions - self.config.seq_len + length
+        zeros = inputs.new_zeros((batch, positions, hidden), dtype=torch.float32)
         return ACTCarry(
             hidden_states=HiddenStates(high_level=zeros, low_level=zeros.clone()),
             inputs=inputs.clone(),
             segments=inputs.new_zeros(batch, dtype=torch.long),
             halted=torch.ones(batch, dtype=torch.bool, device=inputs.device),
+            puzzle_ids=inputs.new_zeros(batch, dtype=torch.long) if self.config.puzzle_embeddings else None,
         )
 
-    def step(self, carry: ACTCarry, inputs: torch.Tensor, generator: torch.Generator | None = None):
-        """One segment for every row: rows halted at the last step restart on `inputs`; returns (carry, output).
+    def step(
+        self,
+        carry: ACTCarry,
+        inputs: torch.Tensor,
+        generator: torch.Generator | None = None,
+        puzzle_ids: torch.Tensor | None = None,
+    ):
+        """One segment for every row: rows halted at the last step restart on `inputs` (and `puzzle_ids`, if the
+        model has puzzle embeddings; None: the blank id); returns (carry, output).
 
         Training mode: the original's exploration (draws from `generator`) and its forced halt after
         halt_max_steps + 1 segments. Eval mode: halt when the Q head says so, or at halt_max_steps.
@@ -120,8 +132,12 @@ class HRMACT(nn.Module):
         )
         inputs = torch.where(restart[:, None], inputs, carry.inputs)
         segments = torch.where(restart, torch.zeros_like(carry.segments), carry.segments)
+        ids = puzzle_ids
+        if carry.puzzle_ids is not None:
+            fresh = torch.zeros_like(carry.puzzle_ids) if puzzle_ids is None else puzzle_ids
+            ids = torch.where(restart, fresh, carry.puzzle_ids)
 
-        output = self.inner(hidden, inputs)
+        output = self.inner(hidden, inputs, ids)
         q_halt, q_continue = output.q_act_halt.float(), output.q_act_continue.float()
         next_segments = segments + 1
         if self.training:
@@ -129,5 +145,5 @@ class HRMACT(nn.Module):
             halted, _ = training_halts(act, q_halt, q_continue, next_segments, *draws)
         else:
             halted = inference_halts(act, q_halt, q_continue, next_segments) | (next_segments >= act.halt_max_steps)
-        carry = ACTCarry(output.hidden_states, inputs, next_segments, halted)
+        carry = ACTCarry(output.hidden_states, inputs, next_segments, halted, ids)
         return carry, ACTOutput(output.output, q_halt, q_continue, halted, halted.all())

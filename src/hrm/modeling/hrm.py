@@ -11,6 +11,7 @@ from .attention import Attention
 from .embedding import Embedding
 from .init_utils import trunc_normal_init
 from .linear import Linear
+from .puzzle_embedding import PUZZLE_POSITIONS, PuzzleEmbedding
 from .rmsnorm import rms_norm
 from .rotary import RotaryPositionEmbedding
 from .swiglu import SwiGLU
@@ -47,9 +48,20 @@ class HRMACTModelConfig:
     low_level_cycles: int = 2
     transformers: TransformerConfig = field(default_factory=TransformerConfig)
     act: ACTConfig = field(default_factory=ACTConfig)
+    # Not in the original: rows of a learned per-puzzle embedding table (ids 0..n-1, 0 = unknown), its vector
+    # placed after the CLS token. 0: none, the original's model.
+    puzzle_embeddings: int = 0
+
+    @property
+    def positions(self) -> int:
+        """Length of the hidden states: the CLS token, the puzzle embedding if any, the tokens."""
+        return 1 + (PUZZLE_POSITIONS if self.puzzle_embeddings else 0) + self.seq_len
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if not self.puzzle_embeddings:  # the original's model keeps the original's config, in files too
+            del data["puzzle_embeddings"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "HRMACTModelConfig":
@@ -72,7 +84,7 @@ class HiddenStates:
 @dataclass
 class HRMACTOutput:
     hidden_states: HiddenStates  # detached
-    output: torch.Tensor  # [B, 81, vocab] logits
+    output: torch.Tensor  # [B, 81, vocab] logits (the token positions only)
     q_act_halt: torch.Tensor  # [B]
     q_act_continue: torch.Tensor  # [B]
 
@@ -129,24 +141,42 @@ class HRMACTInner(nn.Module):
             self.q_act_head.weight.zero_()
             self.q_act_head.bias.fill_(-5.0)
         self.q_act_head.to(torch.bfloat16)
-        self.rotary_emb = RotaryPositionEmbedding(head_dim, config.seq_len + 1, config.transformers.rope_theta)
+        self.rotary_emb = RotaryPositionEmbedding(head_dim, config.positions, config.transformers.rope_theta)
         self.high_level_reasoner = HRMACTReasoner(config.transformers)
         self.low_level_reasoner = HRMACTReasoner(config.transformers)
         self.initial_hidden_states_params = InitialHiddenStates(hidden)
+        # Created last and zero: the other parameters draw the same numbers with or without it.
+        self.puzzle_embedding = PuzzleEmbedding(config.puzzle_embeddings, hidden) if config.puzzle_embeddings else None
 
     @property
     def initial_hidden_states(self) -> HiddenStates:
         params = self.initial_hidden_states_params
         return HiddenStates(high_level=params.high_level, low_level=params.low_level)
 
-    def forward(self, hidden_states: HiddenStates, inputs: torch.Tensor) -> HRMACTOutput:
+    def forward(
+        self,
+        hidden_states: HiddenStates,
+        inputs: torch.Tensor,
+        puzzle_ids: torch.Tensor | None = None,
+        puzzle_vectors: torch.Tensor | None = None,
+    ) -> HRMACTOutput:
+        """One segment. With puzzle embeddings: `puzzle_ids` [B] (checked; None: the blank id 0 for every row), or
+        the rows already looked up, `puzzle_vectors` [B, 1, H] (the trainer's, which takes their gradient)."""
         config = self.config
         hidden = config.transformers.hidden_size
         cos, sin = self.rotary_emb.cos, self.rotary_emb.sin
 
-        # CLS token at position 0, then the 81 cells; scaled by √H.
+        # CLS token at position 0, [the puzzle's embedding,] then the 81 cells; scaled by √H.
         cls = self.cls_token.expand(inputs.shape[0], 1, hidden)
-        x = torch.cat([cls, self.input_embedding(inputs)], dim=1) * math.sqrt(hidden)  # [B, 82, H]
+        prefix = [cls]
+        if self.puzzle_embedding is not None:
+            if puzzle_vectors is None:
+                ids = self.puzzle_embedding.checked_ids(puzzle_ids, inputs.shape[0], inputs.device)
+                puzzle_vectors = self.puzzle_embedding(ids)
+            prefix.append(puzzle_vectors)
+        elif puzzle_ids is not None or puzzle_vectors is not None:
+            raise ValueError("this model has no puzzle embeddings; give no puzzle ids")
+        x = torch.cat([*prefix, self.input_embedding(inputs)], dim=1) * math.sqrt(hidden)  # [B, 82 (+1), H]
 
         z_high, z_low = hidden_states.high_level, hidden_states.low_level
         with torch.no_grad():
@@ -160,8 +190,8 @@ class HRMACTInner(nn.Module):
         z_low = self.low_level_reasoner(z_low, z_high + x, cos, sin)
         z_high = self.high_level_reasoner(z_high, z_low, cos, sin)
 
-        output = self.output_head(z_high[:, 1:])  # [B, 81, vocab]
-        q = self.q_act_head(z_high[:, 0]).float()  # [B, 2]
+        output = self.output_head(z_high[:, len(prefix) :])  # [B, 81, vocab]
+        q = self.q_act_head(z_high[:, 0]).float()  # [B, 2], from the CLS position
         return HRMACTOutput(
             hidden_states=HiddenStates(high_level=z_high.detach(), low_level=z_low.detach()),
             output=output,

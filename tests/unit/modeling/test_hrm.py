@@ -434,7 +434,12 @@ def test_config_round_trips_through_json():
     restored = HRMACTModelConfig.from_dict(json.loads(json.dumps(config.to_dict())))
     assert restored == config
     assert isinstance(restored.transformers, TransformerConfig) and isinstance(restored.act, ACTConfig)
-    assert dataclasses.asdict(restored) == config.to_dict()
+    # The dataclass tree, less the puzzle-embedding option while it is off (the original's model, the original's
+    # config); on, it travels like any other field.
+    assert dataclasses.asdict(restored) == {**config.to_dict(), "puzzle_embeddings": 0}
+    with_table = dataclasses.replace(config, puzzle_embeddings=5)
+    assert with_table.to_dict() == dataclasses.asdict(with_table)
+    assert HRMACTModelConfig.from_dict(json.loads(json.dumps(with_table.to_dict()))) == with_table
     # Missing fields take the defaults.
     assert HRMACTModelConfig.from_dict({"seq_len": 81}) == HRMACTModelConfig()
 

@@ -65,8 +65,10 @@ from pathlib import Path
 d = Path(sys.argv[1])
 for name in ("eval-mined.json", "eval-generated.json"):
     report = json.loads((d / name).read_text())
-    groups = report.get("groups") or report.get("buckets") or {}
-    print(name, json.dumps(groups)[:1500] if groups else json.dumps(report)[:1500])
+    groups = next((v for k, v in report.items() if k.startswith("per_") and isinstance(v, dict)), {})
+    for group, m in {"all": report, **groups}.items():
+        print(f"{name} {group:>10}: solved {m['act_solve_rate']:.1%} of {m['num_puzzles']}, segments"
+              f" {m['mean_act_segments']:.1f}, Q-halt precision {m['q_halt_precision']:.2%}")
 PYEOF
     ;;
 *) echo "usage: $0 data|train|eval DIR ..." >&2; exit 2 ;;

@@ -5,19 +5,24 @@
     python -m src.hrm.evaluate CHECKPOINT --data test.csv --limit 10000 --json
     python -m src.hrm.evaluate CHECKPOINT --data hard.csv --min-rating 10 --rating-buckets 10,20,50,100
     python -m src.hrm.evaluate BOARDPATH_CHECKPOINT --num 1000 [--min-path 20]
+    python -m src.hrm.evaluate CHECKPOINT --difficulty hard --views 8 [--ensemble OTHER,...] [--early-stop 1]
+    python -m src.hrm.evaluate CHECKPOINT --difficulty hard,extreme --views-curve 1,2,4,8,16,32 --curve-out DIR
 
 Puzzles come either from the generator (deterministic in --seed) or from a file: one
 puzzle per line with an optional `,solution`, or a CSV with question/answer columns (the
 Sudoku-Extreme layout `source,question,answer,rating`; hf://sapientinc/sudoku-extreme reads
-its test.csv). When the file has ratings, the report has a row per rating bucket.
+its test.csv). When the file has ratings, the report has a row per rating bucket. Test-time
+scaling (views, several checkpoints, early stop, the compute curve): docs/inference.md.
 Bad input: one line on stderr, exit 2.
 """
 
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -26,9 +31,10 @@ from tqdm import tqdm
 from .checkpoint import load_model, read_metadata
 from .cli_types import OneLineParser
 from .evaluation.boardpath import compute_path_metrics, format_path_report
-from .boardpath import score_paths
+from .evaluation.curve import format_curve, format_point, format_views, measure_views, write_curve
 from .evaluation.inference import Metrics, compute_metrics, evaluate_puzzles, pick_device
-from .evaluation.views import board_accepts, board_views, choose_answers, predict_views, sudoku_accepts, sudoku_views
+from .evaluation.scaling import ensemble_paths
+from .evaluation.views import ViewRules, view_rules
 from .sudoku import Difficulty, count_solutions_batch, generate_batch, solve_batch
 from .sudoku.files import PuzzleSet, read_puzzle_file
 from .tasks import task_from_metadata
@@ -67,19 +73,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--precision", choices=("auto", "fp32", "bf16"), default="auto", help="auto: bf16 autocast on CUDA, fp32 on CPU"
     )
+    parser.add_argument("--max-segments", type=int, default=None,
+                        help="segments a puzzle (each view) may run at most under ACT halting"
+                        " (default: halt_max_steps)")  # fmt: skip
     parser.add_argument(
         "--views", type=int, default=1,
         help="also solve K views of each puzzle (its symmetries) and keep the answer the rule checker accepts;"
         " 1: the model alone (default). Boards have 8 views at most",
     )  # fmt: skip
+    parser.add_argument("--ensemble", metavar="CKPT,CKPT",
+                        help="also solve the views with these checkpoints of the same task, all answers pooled")
+    parser.add_argument("--early-stop", type=int, default=None, metavar="A",
+                        help="stop a puzzle's views once A of them (all, when fewer) agree on an accepted answer")
+    parser.add_argument("--views-curve", metavar="K,K,...",
+                        help="measure solve rate against K views and segments spent, e.g. 1,2,4,8,16,32 (needs"
+                        " --curve-out)")  # fmt: skip
+    parser.add_argument("--curve-out", metavar="DIR", help="folder for the curve's curve.json and curve.png")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser.parse_args(argv)
 
 
 def check_args(args) -> list[Difficulty]:
     """Validate the numeric flags and the puzzle source; the difficulties to generate (empty for --file)."""
-    for flag, value in (("--num", args.num), ("--batch-size", args.batch_size), ("--segments", args.segments),
-                        ("--views", args.views)):
+    for flag, value in (("--num", args.num), ("--batch-size", args.batch_size), ("--segments", args.segments)):
         if value is not None and value < 1:
             raise ValueError(f"{flag} must be at least 1, got {value}")
     if args.limit is not None and args.limit < 0:
@@ -101,6 +117,40 @@ def check_args(args) -> list[Difficulty]:
     if len(set(difficulties)) != len(difficulties):
         raise ValueError(f"--difficulty names a difficulty twice: {args.difficulty}")
     return difficulties
+
+
+def check_scaling(args, rules: ViewRules) -> list[int]:
+    """Validate --views, --max-segments, --early-stop and the curve's flags; the K of each curve point (or [])."""
+    for flag, value in (("--max-segments", args.max_segments), ("--early-stop", args.early_stop)):
+        if value is not None and value < 1:
+            raise ValueError(f"{flag} must be at least 1, got {value}")
+    if not 1 <= args.views <= rules.max_views:
+        if rules.max_views == 8 and args.views > 8:
+            raise ValueError(f"a square board has 8 symmetries; --views {args.views} asks for more")
+        raise ValueError(f"--views must be between 1 and {rules.max_views}, got {args.views}")
+    if args.views_curve is None:
+        if args.curve_out is not None:
+            raise ValueError("--curve-out is where --views-curve writes; give --views-curve too")
+        return []
+    try:
+        ks = [int(part) for part in args.views_curve.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--views-curve must be comma-separated numbers of views, got {args.views_curve!r}") from None
+    if not ks or ks != sorted(set(ks)) or ks[0] < 1 or ks[-1] > rules.max_views:
+        raise ValueError(f"--views-curve must be increasing numbers of views from 1 to {rules.max_views},"
+                         f" got {args.views_curve!r}")  # fmt: skip
+    if args.curve_out is None:
+        raise ValueError("--views-curve needs --curve-out DIR for its JSON and PNG")
+    if os.path.exists(args.curve_out) and not os.path.isdir(args.curve_out):
+        raise ValueError(f"--curve-out {args.curve_out}: not a folder")
+    return ks
+
+
+def make_folder(path: str) -> None:
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"--curve-out {path}: cannot make the folder ({err.strerror or err})") from None
 
 
 def parse_buckets(text: str) -> list[int]:
@@ -190,35 +240,22 @@ def board_set(args, task) -> tuple[np.ndarray, np.ndarray]:
                         ("--min-rating", args.min_rating), ("--max-rating", args.max_rating)):
         if given is not None:
             raise ValueError(f"{flag} is for Sudoku checkpoints; a {task.name} checkpoint is scored on --num boards")
-    for flag, value in (("--num", args.num), ("--batch-size", args.batch_size), ("--segments", args.segments),
-                        ("--views", args.views)):
+    for flag, value in (("--num", args.num), ("--batch-size", args.batch_size), ("--segments", args.segments)):
         if value is not None and value < 1:
             raise ValueError(f"{flag} must be at least 1, got {value}")
-    if args.views > 8:
-        raise ValueError(f"a square board has 8 symmetries; --views {args.views} asks for more")
     if args.min_path is not None:
         task = type(task)(dataclasses.replace(task.config, min_path=args.min_path))
     return task.boards(args.num, args.seed, workers=args.workers)
 
 
-def evaluate_boards(args, task, model, boards, answers, device, autocast_dtype, act_max_segments, budget) -> int:
+def evaluate_boards(args, task, paths, models, boards, answers, device, autocast_dtype, act_max_segments, budget,
+                    curve_views) -> int:  # fmt: skip
     start = time.perf_counter()
     predictions = evaluate_puzzles(
-        model, boards, act_max_segments, budget, args.batch_size, device, autocast_dtype, editable=task.loss_mask
+        models[0], boards, act_max_segments, budget, args.batch_size, device, autocast_dtype, editable=task.loss_mask
     )
     seconds = time.perf_counter() - start
     metrics = compute_path_metrics(boards, answers, predictions, task.config.board_size)
-    views = None
-    if args.views > 1:
-        size = task.config.board_size
-        candidates, confidence = predict_views(
-            model, boards, board_views(len(boards), args.views, size), args.views, act_max_segments, budget,
-            args.batch_size, device, autocast_dtype, task.loss_mask,
-        )  # fmt: skip
-        accepted = board_accepts(np.repeat(boards, args.views, 0), candidates.reshape(-1, size * size), size)
-        choice = choose_answers(candidates, accepted.reshape(len(boards), args.views), confidence)
-        shortest = score_paths(boards, choice.answers, size)[1]
-        views = views_report(args.views, shortest, choice, metrics.act_shortest_rate)
     c = task.config
     min_path = args.min_path if args.min_path is not None else c.min_path
     summary = {
@@ -229,29 +266,57 @@ def evaluate_boards(args, task, model, boards, answers, device, autocast_dtype, 
         "act_max_segments": act_max_segments, "budget_segments": budget,
         "seconds": seconds, "puzzles_per_second": len(boards) / max(seconds, 1e-9),
     }  # fmt: skip
+    if len(models) > 1:
+        summary["ensemble"] = paths[1:]
+    groups = np.full(len(boards), "all")
+    views, curve = scaling_reports(args, task, models, boards, answers, groups, [], device, autocast_dtype,
+                                   metrics.act_shortest_rate, summary, curve_views)  # fmt: skip
     if args.json:
-        print(json.dumps({**summary, **metrics.to_dict(), **({"views": views} if views else {})}))
+        print(json.dumps({**summary, **metrics.to_dict(), **({"views": views} if views else {}),
+                          **({"curve": curve} if curve else {})}))  # fmt: skip
     else:
         print(format_path_report(summary, metrics) + ("\n" + format_views(views) if views else ""))
+    return finish_curve(args, curve)
+
+
+def scaling_reports(args, task, models, inputs, targets, groups, names, device, autocast_dtype, alone, summary,
+                    curve_views) -> tuple[dict | None, dict | None]:  # fmt: skip
+    """The --views report (with an ensemble or early stop too; None for the model alone) and the curve's points."""
+    solve = partial(measure_views, task, models, inputs, targets, groups, names, seed=args.seed,
+                    batch_size=args.batch_size, device=device, max_segments=args.max_segments,
+                    autocast_dtype=autocast_dtype, agree=args.early_stop)  # fmt: skip
+    views = None
+    if args.views > 1 or len(models) > 1 or args.early_stop is not None:
+        views = {**solve(args.views), "solve_rate_alone": alone, "early_stop": args.early_stop}
+    curve = None
+    if curve_views:
+        curve = {
+            "checkpoints": [summary["checkpoint"], *summary.get("ensemble", [])],
+            "task": task.name, "source": summary["source"], "device": summary["device"],
+            "precision": summary["precision"], "max_segments": summary["act_max_segments"],
+            "early_stop": args.early_stop, "seed": args.seed, "num_puzzles": len(inputs), "solve_rate_alone": alone,
+            "points": [],
+        }  # fmt: skip
+        for k in curve_views:
+            curve["points"].append(solve(k))
+            if not args.json:
+                print(f"curve: {format_point(curve['points'][-1]).strip()}", file=sys.stderr)
+    return views, curve
+
+
+def finish_curve(args, curve: dict | None) -> int:
+    """Write the curve's files and say so; a file-system failure there is one line and exit code 1."""
+    if curve is None:
+        return 0
+    try:
+        data, picture = write_curve(curve, args.curve_out)
+    except OSError as err:
+        print(f"evaluate: error: --curve-out {args.curve_out}: {err.strerror or err}", file=sys.stderr)
+        return 1
+    if not args.json:
+        print(format_curve(curve))
+        print(f"wrote {data} and {picture}")
     return 0
-
-
-def views_report(k: int, solved: np.ndarray, choice, alone: float | None) -> dict:
-    """The --views numbers: solve rate with K views beside the model alone, and how the answers were chosen."""
-    return {
-        "views": k,
-        "solve_rate": float(solved.mean()),
-        "solve_rate_alone": alone,
-        "accepted": int(choice.accepted.sum()),
-        "accepted_but_wrong": int((choice.accepted & ~solved).sum()),
-        "mean_agreeing": float(choice.agreeing.mean()),
-    }
-
-
-def format_views(v: dict) -> str:
-    return (f"With {v['views']} views: solve rate {_percent(v['solve_rate'])} (the model alone:"
-            f" {_percent(v['solve_rate_alone'])}); the checker accepted {v['accepted']} answers, of which"
-            f" {v['accepted_but_wrong']} wrong; {v['mean_agreeing']:.1f} views agreed on the answer on average")
 
 
 def format_report(summary: dict, metrics: Metrics, by_group: dict[str, Metrics], group_kind: str = "difficulty") -> str:
@@ -292,21 +357,27 @@ def main(argv=None) -> int:
         task = task_from_metadata(read_metadata(args.checkpoint))
         if isinstance(task, SudokuBoards):
             difficulties = check_args(args)
+        paths = ensemble_paths(args.checkpoint, args.ensemble, task)
+        curve_views = check_scaling(args, view_rules(task, args.seed))
+        if isinstance(task, SudokuBoards):
             puzzle_set = read_data(args) if args.file is not None else None
         else:
             boards, answers = board_set(args, task)
-        model = load_model(args.checkpoint, device=device).eval()
+        models = [load_model(path, device=device).eval() for path in paths]
+        if curve_views:
+            make_folder(args.curve_out)
     except (ValueError, OSError) as error:
         print(f"evaluate: error: {error}", file=sys.stderr)
         return 2
     # bf16 autocast on CUDA by default, as the model trains there; float32 (the original's numerics) on the CPU.
     use_bf16 = args.precision == "bf16" or (args.precision == "auto" and device.type == "cuda")
     autocast_dtype = torch.bfloat16 if use_bf16 else None
-    act = model.config.act
-    act_max_segments = act.fixed_segments or act.halt_max_steps
+    model, act = models[0], models[0].config.act
+    act_max_segments = args.max_segments or act.fixed_segments or act.halt_max_steps
     budget = args.segments or act_max_segments
     if not isinstance(task, SudokuBoards):
-        return evaluate_boards(args, task, model, boards, answers, device, autocast_dtype, act_max_segments, budget)
+        return evaluate_boards(args, task, paths, models, boards, answers, device, autocast_dtype, act_max_segments,
+                               budget, curve_views)  # fmt: skip
 
     puzzles, solutions, groups, excluded = load_puzzles(args, difficulties, puzzle_set)
     if len(puzzles) == 0:
@@ -334,17 +405,6 @@ def main(argv=None) -> int:
             rows = groups == name
             if rows.any():
                 by_group[name] = compute_metrics(puzzles[rows], solutions[rows], predictions.select(rows))
-    views = None
-    if args.views > 1:
-        candidates, confidence = predict_views(
-            model, puzzles, sudoku_views(len(puzzles), args.views, args.seed), args.views, act_max_segments, budget,
-            args.batch_size, device, autocast_dtype,
-        )  # fmt: skip
-        accepted = sudoku_accepts(np.repeat(puzzles, args.views, 0), candidates.reshape(-1, 81))
-        choice = choose_answers(candidates, accepted.reshape(len(puzzles), args.views), confidence)
-        solved = (choice.answers == solutions).all(axis=1)
-        views = views_report(args.views, solved, choice, metrics.act_solve_rate)
-        views["per_group"] = {name: float(solved[groups == name].mean()) for name in by_group}
     generated = f"generated: {args.difficulty}, {args.num} each, seed {args.seed}"
     summary = {
         "checkpoint": str(args.checkpoint),
@@ -359,16 +419,19 @@ def main(argv=None) -> int:
         "seconds": seconds,
         "puzzles_per_second": len(puzzles) / max(seconds, 1e-9),
     }
+    if len(models) > 1:
+        summary["ensemble"] = paths[1:]
+    views, curve = scaling_reports(args, task, models, puzzles, solutions, groups, list(by_group), device,
+                                   autocast_dtype, metrics.act_solve_rate, summary, curve_views)  # fmt: skip
     if args.json:
         groups_json = {name: g.to_dict() for name, g in by_group.items()}
         print(json.dumps({**summary, **metrics.to_dict(), "per_rating" if rated else "per_difficulty": groups_json,
-                          **({"views": views} if views else {})}))
+                          **({"views": views} if views else {}), **({"curve": curve} if curve else {})}))
     else:
         print(format_report(summary, metrics, by_group, "rating" if rated else "difficulty"))
         if views:
             print(format_views(views))
-            print("  " + ", ".join(f"{name} {_percent(rate)}" for name, rate in views["per_group"].items()))
-    return 0
+    return finish_curve(args, curve)
 
 
 if __name__ == "__main__":

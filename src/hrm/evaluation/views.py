@@ -12,15 +12,23 @@ to the original frame, and `choose_answers` picks one per row:
    halting confidence;
 3. with none accepted, the per-cell vote, reported as unsolved.
 
-View 0 is always the identity, so one view is the model alone.
+View 0 is always the identity, so one view is the model alone. Running the views (of one
+checkpoint or several, with early stop) is `scaling.py`.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
+import torch
 
 from ..boardpath import score_paths
 from ..sudoku.augment import Transform, identity, random_transforms, row_keys
+from ..tasks import Task
+from ..tasks.sudoku import SudokuBoards
+
+MAX_VIEWS = 1024  # a bound for the command-line flags: each view is a row of the batch
 
 # Cell indices of the 27 units of a Sudoku: 9 rows, 9 columns, 9 boxes.
 _UNITS = np.array(
@@ -32,9 +40,9 @@ _UNITS = np.array(
 
 def sudoku_views(count: int, views: int, seed: int = 0) -> Transform:
     """`views` transformations per row for `count` rows, row-major ([row 0 view 0, row 0 view 1, ...]); view 0 is
-    the identity."""
-    keys = row_keys(seed, np.arange(count * views)).reshape(count, views)
-    drawn = random_transforms(keys.reshape(-1))
+    the identity. View k of row n depends on (seed, n, k) only, so the views of a smaller K are among a larger K's."""
+    index = (np.arange(count, dtype=np.uint64)[:, None] << np.uint64(32)) | np.arange(views, dtype=np.uint64)
+    drawn = random_transforms(row_keys(seed, index.reshape(-1)))
     plain = identity(count * views)
     first = (np.arange(count * views) % views == 0)[:, None]
     return Transform(digit_map=np.where(first, plain.digit_map, drawn.digit_map),
@@ -73,6 +81,24 @@ def board_accepts(boards: np.ndarray, candidates: np.ndarray, size: int) -> np.n
 
 
 @dataclass
+class ViewRules:
+    """How a task's rows are viewed and checked."""
+
+    transforms: Callable[[int, int], Transform]  # (rows, views) -> the views of each row, identity first
+    accepts: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (inputs [N, L], candidates [N, L]) -> [N] bool
+    editable: Callable[[torch.Tensor], torch.Tensor]  # inputs -> [B, L] bool: the cells the model fills in
+    max_views: int  # how many distinct views a row has at most (the flags' bound)
+
+
+def view_rules(task: Task, seed: int = 0) -> ViewRules:
+    """The views and the checker of a Sudoku task (symmetries drawn from `seed`) or a path-finding one."""
+    if isinstance(task, SudokuBoards):
+        return ViewRules(partial(sudoku_views, seed=seed), sudoku_accepts, task.loss_mask, MAX_VIEWS)
+    size = task.config.board_size
+    return ViewRules(partial(board_views, size=size), partial(board_accepts, size=size), task.loss_mask, 8)
+
+
+@dataclass
 class Choice:
     answers: np.ndarray  # [N, L] the chosen board per row
     accepted: np.ndarray  # [N] bool: the checker accepted it (else it is the per-cell vote: unsolved)
@@ -99,19 +125,3 @@ def choose_answers(candidates: np.ndarray, accepted: np.ndarray, confidence: np.
         answers[row] = votes.argmax(axis=0)
         agreeing[row] = max(keys.count(key) for key in set(keys))
     return Choice(answers, winning >= 0, winning, agreeing)
-
-
-def predict_views(model, inputs: np.ndarray, transforms: Transform, views: int, act_max_steps: int, budget: int,
-                  batch_size: int, device, autocast_dtype=None, editable=None) -> tuple[np.ndarray, np.ndarray]:
-    """Run every view of inputs [N, L] under ACT halting; (candidates [N, K, L] in the original frame, confidence
-    [N, K]). Confidence orders views that halted by the Q head first, earlier halts before later ones."""
-    from .inference import evaluate_puzzles
-
-    seen = transforms.apply(np.repeat(inputs, views, axis=0))
-    predictions = evaluate_puzzles(model, seen, act_max_steps, budget, batch_size, device, autocast_dtype,
-                                   editable=editable)
-    candidates = transforms.inverse().apply(predictions.act_predictions.numpy())
-    halted = predictions.halted_by_q.numpy()
-    confidence = halted * (1.0 + 1.0 / predictions.act_segments.numpy().clip(min=1))
-    count = len(inputs)
-    return candidates.reshape(count, views, -1), confidence.reshape(count, views)

@@ -40,6 +40,7 @@ _RUN_FLAGS = {
     "halt_max_steps": ("model", "act", "halt_max_steps"),
     "halt_exploration": ("model", "act", "halt_exploration_probability"),
     "fixed_segments": ("model", "act", "fixed_segments"),
+    "puzzle_emb_lr": ("puzzle_emb_lr",), "puzzle_emb_weight_decay": ("puzzle_emb_weight_decay",),
 }  # fmt: skip
 
 
@@ -107,6 +108,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     train_group.add_argument(
         "--seed", type=non_negative_int, help=f"model init and puzzle streams (default: {defaults.seed})"
     )
+    train_group.add_argument(
+        "--puzzle-emb-lr", type=positive_float,
+        help=f"with --puzzle-embeddings: the table's sign-SGD learning rate (default: {defaults.puzzle_emb_lr})",
+    )  # fmt: skip
+    train_group.add_argument(
+        "--puzzle-emb-weight-decay", type=fraction,
+        help=f"with --puzzle-embeddings: its decoupled weight decay (default: {defaults.puzzle_emb_weight_decay})",
+    )  # fmt: skip
     model_group = parser.add_argument_group("model (fixed for a run)")
     model_group.add_argument(
         "--variant", choices=tuple(VARIANTS),
@@ -174,6 +183,9 @@ def config_from_args(args, base: TrainConfig | None = None) -> TrainConfig:
             )
         owner[where[-1]] = value
     config = TrainConfig.from_dict(data)
+    for flag in ("puzzle_emb_lr", "puzzle_emb_weight_decay"):
+        if getattr(args, flag) is not None and not config.task.get("puzzle_ids"):
+            raise TaskError(f"--{flag.replace('_', '-')} applies with --puzzle-embeddings (--task sudoku-dataset)")
     if base is None:
         task_config = task_class.Config.from_dict({k: v for k, v in config.task.items() if k != "name"})
         task_class.complete_config(task_config, given)
@@ -190,6 +202,11 @@ def _check_config(config: TrainConfig) -> None:
             f"--hidden-size {t.hidden_size} must split into {t.num_heads} heads of even size (rotary embedding)"
         )
     build_task(config.task)  # validates the task's settings
+    if config.task.get("puzzle_ids") and config.puzzle_emb_lr * config.puzzle_emb_weight_decay > 1:
+        raise ValueError(
+            f"--puzzle-emb-lr {config.puzzle_emb_lr} times --puzzle-emb-weight-decay {config.puzzle_emb_weight_decay}"
+            " must be at most 1 (each step scales a row by 1 - lr·wd)"
+        )
 
 
 def main(argv=None) -> int:

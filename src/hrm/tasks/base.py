@@ -40,8 +40,9 @@ class RowSource(ABC):
         """Host side, before a step: make sure the next draw finds its rows; returns seconds waited."""
 
     @abstractmethod
-    def draw(self, halted: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """Fresh (inputs, targets) [B, L] long for the rows where `halted` [B] is true (others: don't care)."""
+    def draw(self, halted: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+        """Fresh (inputs, targets) [B, L] long for the rows where `halted` [B] is true (others: don't care); rows with
+        puzzle ids (see Task.num_puzzle_ids): (inputs, targets, ids [B] long)."""
 
     def update(self, accuracy: torch.Tensor) -> list[torch.Tensor]:
         """After a step, with its accuracy (0-dim): the values of `metric_names` (e.g. a curriculum's stage)."""
@@ -90,13 +91,13 @@ class StreamRows(RowSource):
 
     counter_names = ("consumed",)
 
-    def __init__(self, row_length: int, batch_size: int, device):
-        self.queue = RowQueue(lambda kind, n: self.take(n), 1, row_length, batch_size, device)
+    def __init__(self, row_length: int, batch_size: int, device, with_ids: bool = False):
+        self.queue = RowQueue(lambda kind, n: self.take(n), 1, row_length, batch_size, device, with_ids=with_ids)
         self.only_kind = torch.ones(1, device=device)
 
     @abstractmethod
-    def take(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The next n rows of the stream: (inputs, targets) [n, L]."""
+    def take(self, n: int) -> tuple[np.ndarray, ...]:
+        """The next n rows of the stream: (inputs, targets) [n, L], and their ids [n] if the rows carry ids."""
 
     def start(self) -> None:
         self.queue.ensure([0])
@@ -154,6 +155,11 @@ class Task(ABC):
     @abstractmethod
     def loss_mask(self, inputs: torch.Tensor) -> torch.Tensor:
         """[B, L] bool: the target positions the output loss counts (pure tensor function, compile-friendly)."""
+
+    def num_puzzle_ids(self, seed: int) -> int:
+        """Rows of the model's puzzle-embedding table when the training rows carry puzzle ids (1, 2, ...; 0 is the
+        blank id of a puzzle from elsewhere); 0 when they carry none, as generated rows never do."""
+        return 0
 
     def is_correct(self, inputs: np.ndarray, targets: np.ndarray, predictions: np.ndarray) -> np.ndarray:
         """[N] bool: whether each predicted row counts as solved; by default, equal to the target."""

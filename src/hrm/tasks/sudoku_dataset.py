@@ -30,6 +30,9 @@ class SudokuDatasetConfig:
     max_rating: int | None = None
     train_size: int | None = None  # a seeded subset of the (filtered) rows; None: all
     augment: bool = True
+    # Rows carry their puzzle's id, its index in the training rows + 1 (all its augmentations share it), and the
+    # model gets a learned embedding per id (train --puzzle-embeddings; see docs/architecture.md).
+    puzzle_ids: bool = False
 
     @classmethod
     def from_dict(cls, data: dict) -> "SudokuDatasetConfig":
@@ -40,7 +43,7 @@ class SudokuDatasetTask(SudokuBoards):
     name = "sudoku-dataset"
     Config = SudokuDatasetConfig
     FLAGS = {"data": "data", "min_rating": "min_rating", "max_rating": "max_rating", "train_size": "train_size",
-             "augment": "augment"}
+             "augment": "augment", "puzzle_embeddings": "puzzle_ids"}
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -56,6 +59,10 @@ class SudokuDatasetTask(SudokuBoards):
             "--augment", action=argparse.BooleanOptionalAction, default=None,
             help="a fresh seeded symmetry of the puzzle for every row drawn (default: on)",
         )  # fmt: skip
+        group.add_argument(
+            "--puzzle-embeddings", action="store_true", default=None,
+            help="a learned embedding per training puzzle, trained by sign-SGD (default: off; see --puzzle-emb-lr)",
+        )  # fmt: skip
 
     def __init__(self, config: SudokuDatasetConfig):
         super().__init__(config)
@@ -63,9 +70,18 @@ class SudokuDatasetTask(SudokuBoards):
             raise TaskError("--task sudoku-dataset needs --data FILE (or hf://sapientinc/sudoku-extreme)")
         if config.min_rating is not None and config.max_rating is not None and config.min_rating > config.max_rating:
             raise TaskError(f"--min-rating {config.min_rating} is above --max-rating {config.max_rating}")
+        self._loaded: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # by seed: a file is read and solved once
+
+    def num_puzzle_ids(self, seed: int) -> int:
+        return len(self.load(seed)[0]) + 1 if self.config.puzzle_ids else 0
 
     def load(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """The training rows (puzzles, solutions) int8 [N, 81]: read, solved where needed, filtered, subset."""
+        if seed not in self._loaded:
+            self._loaded[seed] = self._read(seed)
+        return self._loaded[seed]
+
+    def _read(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
         config = self.config
         rows = load_puzzles(config.data, "train.csv")
         rows = filter_by_rating(rows, config.min_rating, config.max_rating, config.data)
@@ -82,7 +98,7 @@ class SudokuDatasetTask(SudokuBoards):
         if meta is not None and meta["fingerprint"] != fingerprint:
             raise TaskError(f"{self.config.data}: its rows differ from those the run started with; a run keeps its data")
         stream = DatasetStream(puzzles, solutions, seed, self.config.augment, 0 if meta is None else meta["taken"])
-        return DatasetRows(stream, fingerprint, batch_size, device)
+        return DatasetRows(stream, fingerprint, batch_size, device, self.config.puzzle_ids)
 
 
 class DatasetStream:
@@ -104,8 +120,9 @@ class DatasetStream:
             self._orders[epoch] = np.random.default_rng([self.seed, 2, epoch]).permutation(len(self))
         return self._orders[epoch]
 
-    def rows_at(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(puzzles, solutions) int8 [n, 81] at stream positions `indices`."""
+    def rows_at(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(puzzles, solutions) int8 [n, 81] at stream positions `indices`, and their puzzle ids int64 [n]: the
+        row's index in the training rows + 1 (0 is the blank id of a puzzle from elsewhere)."""
         epochs, positions = np.divmod(indices, len(self))
         picked = np.empty(len(indices), dtype=np.int64)
         for epoch in np.unique(epochs):
@@ -115,7 +132,7 @@ class DatasetStream:
         if self.augment:
             transform = random_transforms(row_keys(self.seed, indices))
             puzzles, solutions = transform.apply(puzzles), transform.apply(solutions)
-        return puzzles, solutions
+        return puzzles, solutions, picked + 1
 
     def take(self, kind: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The next n rows (one kind: `kind` is always 0)."""
@@ -125,11 +142,11 @@ class DatasetStream:
 
 
 class DatasetRows(StreamRows):
-    def __init__(self, stream: DatasetStream, fingerprint: str, batch_size: int, device):
-        super().__init__(81, batch_size, device)
+    def __init__(self, stream: DatasetStream, fingerprint: str, batch_size: int, device, puzzle_ids: bool = False):
+        super().__init__(81, batch_size, device, with_ids=puzzle_ids)
         self.stream, self.fingerprint = stream, fingerprint
 
-    def take(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def take(self, n: int) -> tuple[np.ndarray, ...]:
         return self.stream.take(0, n)
 
     def epoch(self) -> float:

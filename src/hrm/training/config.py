@@ -29,6 +29,9 @@ class TrainConfig:
     lr: float = 1e-4
     optimizer: str = "mlx-adamw"
     seed: int = 42  # model init (torch.manual_seed), row streams; seed + 1 for the step generator
+    # The puzzle-embedding table's sign-SGD (a model with one): the HRM paper's code's defaults.
+    puzzle_emb_lr: float = 1e-2
+    puzzle_emb_weight_decay: float = 0.1
     # --init-from: the checkpoint whose weights replaced the drawn ones at step 0 ({"path", "sha256"}), else None.
     # Only the weights: the optimizer, rows and carry start fresh.
     init_from: dict | None = None

@@ -37,17 +37,26 @@ def train_step(run: Run, autocast: Autocast, loss_fn=segment_loss) -> torch.Tens
     model, carry = run.model, run.carry
     # Drawn outside `loss_fn` so that a compiled one holds no generator; same draws as sudoku_loss.
     explore_draw, min_halt_draw = exploration_draws(model, carry.inputs.shape[0], carry.inputs.device, run.generator)
+    # Puzzle embeddings: the rows' table rows as a leaf whose gradient the sign-SGD step reads (the table is no
+    # AdamW parameter; a gradient of the whole table would be as large as the table).
+    puzzle_vectors = None
+    if run.puzzle_optimizer is not None:
+        puzzle_vectors = model.puzzle_embedding(carry.puzzle_ids).detach().requires_grad_()
     with autocast():
         result = loss_fn(
             model, carry.hidden_states, carry.inputs, carry.targets, carry.segments, explore_draw, min_halt_draw,
-            run.task.loss_mask(carry.inputs),
+            run.task.loss_mask(carry.inputs), puzzle_vectors,
         )  # fmt: skip
     result.loss.backward()
     run.optimizer.step()
+    if run.puzzle_optimizer is not None:
+        run.puzzle_optimizer.step(carry.puzzle_ids, puzzle_vectors.grad)
     run.optimizer.zero_grad(set_to_none=True)
 
-    fresh_inputs, fresh_targets = run.rows.draw(result.is_halted, run.generator)
-    carry.advance(result.hidden_states, result.is_halted, fresh_inputs, fresh_targets, model.initial_hidden_states)
+    fresh_inputs, fresh_targets, *fresh_ids = run.rows.draw(result.is_halted, run.generator)  # ids: rows with ids
+    carry.advance(
+        result.hidden_states, result.is_halted, fresh_inputs, fresh_targets, model.initial_hidden_states, *fresh_ids
+    )
     task_values = run.rows.update(result.output_accuracy)
 
     values = (

@@ -58,14 +58,16 @@ def segment_loss(
     explore_draw: torch.Tensor,
     min_halt_draw: torch.Tensor,
     loss_mask: torch.Tensor | None = None,
+    puzzle_vectors: torch.Tensor | None = None,
 ) -> SegmentLoss:
     """`sudoku_loss` with its random draws given: free of generators, so torch.compile takes it whole.
 
     loss_mask [B, L] bool: the positions the output loss counts (the task's; None: Sudoku's blanks). The
-    others count as correct in the accuracy, as the original counts the givens.
+    others count as correct in the accuracy, as the original counts the givens. puzzle_vectors [B, 1, H]:
+    a model with puzzle embeddings, the rows' table rows (the trainer reads their gradient).
     """
     act = model.config.act
-    output = model(hidden_states, board_inputs)
+    output = model(hidden_states, board_inputs, puzzle_vectors=puzzle_vectors)
 
     # Float32 whatever the autocast dtype: the loss and the accuracies are reductions over many cells.
     logits = output.output.float()  # [B, L, vocab]
@@ -83,7 +85,7 @@ def segment_loss(
 
     # Q-learning target for "continue": the value of the next segment, seen from this segment's states.
     with torch.no_grad():
-        following = model(output.hidden_states, board_inputs)
+        following = model(output.hidden_states, board_inputs, puzzle_vectors=puzzle_vectors)
         next_halt, next_continue = following.q_act_halt.float(), following.q_act_continue.float()
         q_continue_target = torch.sigmoid(torch.where(is_last, next_halt, torch.maximum(next_halt, next_continue)))
 

@@ -29,8 +29,10 @@ class RowQueue:
         device,
         capacity: int | None = None,
         lag: int = 1,
+        with_ids: bool = False,
     ):
-        """take(kind, n) -> the next n rows of that kind as (inputs [n, L], targets [n, L]), values within int8."""
+        """take(kind, n) -> the next n rows of that kind as (inputs [n, L], targets [n, L]), values within int8;
+        `with_ids`: rows that carry a puzzle id, take gives (inputs, targets, ids [n]) and draw the ids too."""
         self.take = take
         self.batch_size = batch_size
         self.reserve = (lag + 1) * batch_size
@@ -40,6 +42,7 @@ class RowQueue:
             raise ValueError(f"queue capacity {self.capacity} must be at least (lag + 2)·batch = {needed}")
         self.inputs = torch.full((kinds, self.capacity, row_length), EMPTY_SLOT, dtype=torch.int8, device=device)
         self.targets = torch.full((kinds, self.capacity, row_length), EMPTY_SLOT, dtype=torch.int8, device=device)
+        self.ids = torch.zeros((kinds, self.capacity), dtype=torch.long, device=device) if with_ids else None
         self.consumed = torch.zeros(kinds, dtype=torch.long, device=device)  # device-side, exact
         self.written = [0] * kinds  # host-side, exact
         self.known_consumed = [0] * kinds  # host-side view of `consumed`, `lag` steps old
@@ -52,8 +55,9 @@ class RowQueue:
 
     def draw(
         self, halted: torch.Tensor, probabilities: torch.Tensor, generator: torch.Generator | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, ...]:
         """Fresh (inputs, targets) [B, L] long for the halted rows, in row order; other rows get don't-care values.
+        A queue with ids gives (inputs, targets, ids [B] long).
 
         Each row draws its kind by inverse CDF on a uniform draw over `probabilities` [kinds], like the
         original's per-puzzle difficulty sampling; halted rows of one kind take consecutive queue slots.
@@ -72,7 +76,8 @@ class RowQueue:
         rank = (chosen.cumsum(0) - chosen).gather(1, kind[:, None]).squeeze(1)
         slot = (self.consumed[kind] + rank) % self.capacity
         self.consumed.add_(chosen.sum(0))
-        return self.inputs[kind, slot].long(), self.targets[kind, slot].long()
+        rows = self.inputs[kind, slot].long(), self.targets[kind, slot].long()
+        return rows if self.ids is None else (*rows, self.ids[kind, slot])
 
     def observe(self, consumed) -> None:
         """The host learns the consumption counters (as read back, `lag` steps late)."""
@@ -89,9 +94,9 @@ class RowQueue:
             if unread >= self.reserve:
                 continue
             started = time.perf_counter()
-            inputs, targets = self.take(kind, self.capacity - unread)
+            rows = self.take(kind, self.capacity - unread)
             waited += time.perf_counter() - started
-            self._write(kind, inputs, targets)
+            self._write(kind, *rows)
         self.wait_seconds += waited
         return waited
 
@@ -99,12 +104,15 @@ class RowQueue:
         """Rows handed to the carry so far, as known to the host."""
         return sum(self.known_consumed)
 
-    def _write(self, kind: int, inputs: np.ndarray, targets: np.ndarray) -> None:
+    def _write(self, kind: int, inputs: np.ndarray, targets: np.ndarray, ids: np.ndarray | None = None) -> None:
         count = len(inputs)
         start = self.written[kind] % self.capacity
         first = min(count, self.capacity - start)  # the rest wraps around to slot 0
-        for source, target in ((inputs, self.inputs[kind]), (targets, self.targets[kind])):
-            source = torch.from_numpy(np.ascontiguousarray(source, dtype=np.int8))
+        columns = ((inputs, self.inputs[kind], np.int8), (targets, self.targets[kind], np.int8))
+        if self.ids is not None:
+            columns += ((ids, self.ids[kind], np.int64),)
+        for source, target, dtype in columns:
+            source = torch.from_numpy(np.ascontiguousarray(source, dtype=dtype))
             if target.is_cuda:
                 # Pinned memory lets the copy overlap the running step; the caching host allocator keeps
                 # the buffer alive until the copy has finished.
@@ -117,6 +125,7 @@ class RowQueue:
         return {
             "inputs": self.inputs,
             "targets": self.targets,
+            **({} if self.ids is None else {"ids": self.ids}),
             "consumed": self.consumed,
             "written": torch.tensor(self.written, dtype=torch.long),
         }
@@ -125,7 +134,7 @@ class RowQueue:
         if state["inputs"].shape != self.inputs.shape:
             found, needed = list(state["inputs"].shape), list(self.inputs.shape)
             raise ValueError(f"row queue holds [kinds, slots, length] {found}, this run needs {needed}")
-        for name in ("inputs", "targets", "consumed"):
+        for name in ("inputs", "targets", "consumed") + (() if self.ids is None else ("ids",)):
             getattr(self, name).copy_(state[name])
         self.written = [int(w) for w in state["written"]]
         self.known_consumed = [int(c) for c in state["consumed"]]

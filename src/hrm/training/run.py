@@ -22,6 +22,7 @@ from ..tasks import RowSource, Task, TaskError, build_task
 from .carry import Carry
 from .config import TrainConfig
 from .optimizer import build_optimizer
+from .sign_sgd import SparseSignSGD
 
 CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)\.safetensors$")
 
@@ -44,6 +45,7 @@ class Run:
     step: int = 0
     elapsed: float = 0.0  # seconds of training so far, over all invocations
     waited: float = 0.0  # of which waiting for rows
+    puzzle_optimizer: SparseSignSGD | None = None  # the puzzle-embedding table's own optimizer, if the model has one
 
     def close(self) -> None:
         self.rows.close()
@@ -63,6 +65,7 @@ def build_run_task(config: TrainConfig) -> Task:
 def new_run(config: TrainConfig, device: torch.device, workers: int | None = None) -> Run:
     """A fresh run: the model drawn from torch.manual_seed(seed), every carried row on a fresh one."""
     task = build_run_task(config)
+    config.model.puzzle_embeddings = task.num_puzzle_ids(config.seed)  # a table row per id the rows carry
     torch.manual_seed(config.seed)
     model = HRMACTInner(config.model).to(device)
     if config.init_from is not None:
@@ -71,8 +74,8 @@ def new_run(config: TrainConfig, device: torch.device, workers: int | None = Non
     try:
         run.rows.start()
         everyone = torch.ones(config.batch_size, dtype=torch.bool, device=device)
-        fresh = run.rows.draw(everyone, run.generator)
-        run.carry.advance(run.carry.hidden_states, everyone, *fresh, model.initial_hidden_states)
+        inputs, targets, *ids = run.rows.draw(everyone, run.generator)  # ids: [] for rows without puzzle ids
+        run.carry.advance(run.carry.hidden_states, everyone, inputs, targets, model.initial_hidden_states, *ids)
         names = run.rows.counter_names
         run.rows.observe(0, dict(zip(names, run.rows.counters().tolist())) | _quiet(run.rows))
     except BaseException:
@@ -104,7 +107,8 @@ def load_initial_weights(model: HRMACTInner, path: Path, sha256: str | None = No
         raise CheckpointError(f"{path}: changed since --init-from recorded it (sha256 differs)")
     source = load_model(path, "cpu")
     if architecture(source.config) != architecture(model.config):
-        differing = sorted(k for k, v in architecture(source.config).items() if architecture(model.config)[k] != v)
+        ours, theirs = architecture(model.config), architecture(source.config)
+        differing = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
         raise CheckpointError(f"{path}: --init-from needs the same architecture; {', '.join(differing)} differ")
     with torch.no_grad():
         model.load_state_dict(source.state_dict())  # copies into the model's own (float32) tensors
@@ -123,7 +127,10 @@ def _assemble(config: TrainConfig, task: Task, model: HRMACTInner, device: torch
         model=model,
         optimizer=build_optimizer(config.optimizer, model.parameters(), lr=config.lr, device=device),
         rows=rows,
-        carry=Carry.empty(config.batch_size, config.model.seq_len, hidden, device),
+        carry=Carry.empty(config.batch_size, config.model.seq_len, hidden, device, bool(config.model.puzzle_embeddings)),
+        puzzle_optimizer=None if model.puzzle_embedding is None else SparseSignSGD(
+            model.puzzle_embedding.weights, config.puzzle_emb_lr, config.puzzle_emb_weight_decay
+        ),
         generator=torch.Generator(device=device).manual_seed(config.seed + 1),
     )
 

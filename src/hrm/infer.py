@@ -3,17 +3,21 @@
     python -m src.hrm.infer CHECKPOINT DIFFICULTY [--seed S] [--gif FILE.gif]
     python -m src.hrm.infer CHECKPOINT --puzzle "53..7....6..195..."
     python -m src.hrm.infer BOARDPATH_CHECKPOINT [--seed S | --board FILE] [--gif FILE.gif]
+    python -m src.hrm.infer CHECKPOINT hard --views 8 [--ensemble OTHER] [--early-stop 1]
 
 Prints the puzzle and its solution, then for each segment the predicted board (givens
 kept), "(correct / blanks)" and the Q head's sigmoid(halt) - sigmoid(continue), stopping
-with "Halting." at the first segment where halt wins. Bad input: one line on stderr, exit 2 (a --gif that
-cannot be written once the segments have run: exit 1).
+with "Halting." at the first segment where halt wins. With --views K (or --ensemble, --early-stop)
+it solves K views of the puzzle in one batch instead, and prints each view's outcome and the
+answer the rule checker picked (docs/inference.md, test-time scaling). Bad input: one line on
+stderr, exit 2 (a --gif that cannot be written once the segments have run: exit 1).
 """
 
 import argparse
 import json
 import os
 import sys
+from functools import partial
 
 import numpy as np
 import torch
@@ -24,6 +28,8 @@ from .boardpath import board_to_string as path_picture
 from .checkpoint import load_model, read_metadata
 from .cli_types import OneLineParser
 from .evaluation.inference import pick_device, run_segments
+from .evaluation.scaling import ensemble_paths, run_views, stop_rule, view_name
+from .evaluation.views import view_rules
 from .sudoku import (
     Difficulty,
     board_to_string,
@@ -61,7 +67,30 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--precision", choices=("auto", "fp32", "bf16"), default="auto", help="auto = fp32 (the original's numerics)"
     )
+    parser.add_argument("--views", type=int, default=1,
+                        help="solve K views of the puzzle (its symmetries) in one batch and keep the answer the rule"
+                        " checker accepts; 1: the model alone, segment by segment (default). Boards: 8 at most")
+    parser.add_argument("--ensemble", metavar="CKPT,CKPT",
+                        help="also solve the views with these checkpoints of the same task, all answers pooled")
+    parser.add_argument("--early-stop", type=int, default=None, metavar="A",
+                        help="stop the views once A of them (all, when fewer) agree on an accepted answer")
     return parser.parse_args(argv)
+
+
+def check_views(args, task) -> bool:
+    """Validate --views and --early-stop; whether this run solves views (else it is the model alone)."""
+    max_views = view_rules(task).max_views
+    if not 1 <= args.views <= max_views:
+        raise ValueError(f"--views must be between 1 and {max_views}, got {args.views}")
+    if args.early_stop is not None and args.early_stop < 1:
+        raise ValueError(f"--early-stop must be at least 1, got {args.early_stop}")
+    scaled = args.views > 1 or args.ensemble is not None or args.early_stop is not None
+    for flag, given in (("--gif", args.gif is not None), ("--no-halt", args.no_halt),
+                        ("--show-changes", args.show_changes)):  # fmt: skip
+        if scaled and given:
+            raise ValueError(f"{flag} follows one view segment by segment; it does not go with --views, --ensemble"
+                             " or --early-stop")  # fmt: skip
+    return scaled
 
 
 def choose_puzzle(args) -> tuple[np.ndarray | None, Difficulty | None]:
@@ -177,6 +206,8 @@ def main(argv=None) -> int:
             raise ValueError("--max-segments must be at least 1")
         device = pick_device(args.device)
         task = task_from_metadata(read_metadata(args.checkpoint))
+        scaled = check_views(args, task)
+        paths = ensemble_paths(args.checkpoint, args.ensemble, task)
         if isinstance(task, SudokuBoards):
             if args.board is not None:
                 raise ValueError("--board is for path-finding checkpoints; give a Sudoku with --puzzle")
@@ -185,15 +216,18 @@ def main(argv=None) -> int:
             board, answer = choose_board(args, task)
         if args.gif is not None:
             check_writable(args.gif)
-        model = load_model(args.checkpoint, device=device).eval()
+        models = [load_model(path, device=device).eval() for path in paths]
     except (ValueError, OSError) as error:
         print(f"infer: error: {error}", file=sys.stderr)
         return 2
+    model = models[0]
     # float32 by default even on CUDA: one puzzle is cheap, and float32 is the original's arithmetic.
     autocast_dtype = torch.bfloat16 if args.precision == "bf16" else None
     act = model.config.act
     max_segments = args.max_segments or act.fixed_segments or act.halt_max_steps
     if not isinstance(task, SudokuBoards):
+        if scaled:
+            return infer_views(args, task, paths, models, board, answer, device, autocast_dtype)
         return infer_board(args, task, model, board, answer, max_segments, device, autocast_dtype)
 
     if puzzle is None:
@@ -202,6 +236,9 @@ def main(argv=None) -> int:
     else:
         solution, solution_note = reference_solution(puzzle)
         solution_source = "solver" if solution is not None else None
+    if scaled:
+        return infer_views(args, task, paths, models, puzzle.reshape(-1), solution, device, autocast_dtype,
+                           difficulty, solution_note, solution_source)  # fmt: skip
 
     if not args.json:
         print("Puzzle:")
@@ -342,6 +379,94 @@ def infer_board(args, task, model, board, answer, max_segments, device, autocast
     if args.gif is not None:
         return write_gif(frames, args)
     return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Test-time views
+
+
+def infer_views(args, task, paths, models, puzzle, answer, device, autocast_dtype, difficulty=None, answer_note=None,
+                answer_source=None) -> int:  # fmt: skip
+    """K views of one puzzle (a flat row) with every checkpoint, in one batch: how each view ended, then the answer
+    the checker picked, the view that gave it and how many agreed; unsolved when the checker accepts none."""
+    rules = view_rules(task, args.seed if args.seed is not None else 0)
+    run = run_views(models, puzzle[None], args.views, rules, args.views, device, args.max_segments, autocast_dtype,
+                    args.early_stop)  # fmt: skip
+    choice = run.choose()
+    picture = partial(row_picture, task)
+    accepted, winner, stopped = bool(choice.accepted[0]), int(choice.winning_view[0]), int(run.stopped_at[0])
+    verdict, right = outcome(task, puzzle, answer, choice.answers[0])
+    columns = range(run.candidates.shape[1])
+    if args.json:
+        candidates = [{"checkpoint": c // args.views + 1, "view": c % args.views + 1,
+                       "segments": int(run.segments[0, c]), "ended": run.ending(0, c),
+                       "accepted": bool(run.accepted[0, c]),
+                       "board": format_row(task, run.candidates[0, c])} for c in columns]  # fmt: skip
+        print(json.dumps({
+            "task": task.name, "checkpoint": str(args.checkpoint), "ensemble": paths[1:], "device": str(device),
+            "precision": "bf16" if autocast_dtype is not None else "fp32", "seed": args.seed,
+            **({"difficulty": difficulty.cli_name if difficulty else None, "solution_source": answer_source}
+               if isinstance(task, SudokuBoards) else {}),
+            "puzzle": format_row(task, puzzle), "solution": format_row(task, answer) if answer is not None else None,
+            "views": args.views, "early_stop": args.early_stop, "candidates": candidates,
+            "answer": format_row(task, choice.answers[0]), "accepted": accepted,
+            "winning_checkpoint": winner // args.views + 1 if accepted else None,
+            "winning_view": winner % args.views + 1 if accepted else None, "agreeing": int(choice.agreeing[0]),
+            "segments_spent": int(run.spent[0]), "stopped_early_at": stopped or None,
+            "solved": accepted and right, "verdict": verdict,
+        }))  # fmt: skip
+        return 0
+    if isinstance(task, SudokuBoards):
+        print("Puzzle:", picture(puzzle), f"Solution ({answer_note}):" if answer_note else "Solution:", sep="\n")
+    else:
+        print("Board:", picture(puzzle), "Shortest path (BFS):", sep="\n")
+    if answer is not None:
+        print(picture(answer))
+    ensemble = f" of {len(models)} checkpoints" if len(models) > 1 else ""
+    limit = args.max_segments or max(m.config.act.fixed_segments or m.config.act.halt_max_steps for m in models)
+    rule = f"; {stop_rule(args.early_stop)}" if args.early_stop else ""
+    print(f"{args.views} views{ensemble} in one batch, each until its Q head halts (at most {limit} segments){rule}:")
+    for c in columns:
+        checked = "accepted" if run.accepted[0, c] else "not accepted"
+        print(f"  {view_name(c, args.views, len(models))}: {run.ending(0, c)}; {checked}"
+              f" ({outcome(task, puzzle, answer, run.candidates[0, c])[0]})")  # fmt: skip
+    early = f"; stopped early at segment {stopped}" if stopped else ""
+    print(f"Segments spent: {int(run.spent[0])} (all views together){early}")
+    if accepted:
+        print(f"Answer: {view_name(winner, args.views, len(models))}, given by {int(choice.agreeing[0])} of"
+              f" {len(columns)} views; the checker accepts it")  # fmt: skip
+    else:
+        print(f"No view is accepted: the answer below is the per-cell vote of the {len(columns)} views, unsolved")
+    print(picture(choice.answers[0]))
+    print(f"({verdict})")
+    return 0
+
+
+def row_picture(task, row: np.ndarray) -> str:
+    """A flat row as the task's picture."""
+    if isinstance(task, SudokuBoards):
+        return board_to_string(np.asarray(row).reshape(9, 9))
+    return path_picture(row, task.config.board_size)
+
+
+def format_row(task, row: np.ndarray) -> str:
+    """A flat row as one string: 81 cells for a Sudoku, the board's picture for a path."""
+    return format_puzzle(np.asarray(row).reshape(9, 9)) if isinstance(task, SudokuBoards) else row_picture(task, row)
+
+
+def outcome(task, puzzle: np.ndarray, answer: np.ndarray | None, board: np.ndarray) -> tuple[str, bool]:
+    """A board's outcome in words, and whether it solves the puzzle (the solution; a valid one when it has
+    several; for a path, a shortest one)."""
+    if not isinstance(task, SudokuBoards):
+        valid, shortest = score_paths(puzzle[None], board[None], task.config.board_size)
+        words = "a shortest path" if shortest[0] else "a path, not the shortest" if valid[0] else "not a path"
+        return words, bool(shortest[0])
+    if answer is None:
+        valid = bool(validate_solution(puzzle.reshape(9, 9), board.reshape(9, 9)))
+        return "a valid solution" if valid else "not a valid solution", valid
+    blanks = puzzle == 0
+    correct = int(((board == answer.reshape(-1)) & blanks).sum())
+    return f"{correct} / {int(blanks.sum())}", correct == int(blanks.sum())
 
 
 if __name__ == "__main__":

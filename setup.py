@@ -8,6 +8,7 @@ setup(
     version="0.1.0",
     description="Hierarchical Reasoning Model with Adaptive Computation Time for Sudoku, a faithful PyTorch port",
     packages=find_packages(include=["src", "src.*"]),
+    package_data={"src.hrm.demo": ["static/*"]},  # the demo page's HTML, CSS and JS
     python_requires=">=3.10",
     install_requires=requirements,
 )

@@ -21,4 +21,4 @@ fi
 
 $PIP install -q -r requirements.txt
 $PIP install -q --no-deps -e .
-venv/bin/python -c "import torch, numba, safetensors; print(f'venv ready: torch {torch.__version__}, cuda={torch.cuda.is_available()}')"
+venv/bin/python -c "import torch, numba, safetensors, fastapi, uvicorn; print(f'venv ready: torch {torch.__version__}, cuda={torch.cuda.is_available()}')"

@@ -1,0 +1,49 @@
+"""One trace as a self-contained HTML page (`infer ... --html FILE`): the demo's viewer, no server, no network.
+
+The page is the demo's own index.html with its stylesheet and script inlined and the trace embedded as
+JSON; the script sees the embedded trace, hides the editor and plays the segments.
+"""
+
+import html
+import json
+import os
+from pathlib import Path
+
+STATIC = Path(__file__).parent / "static"  # the page, its stylesheet and script: served by app.py, inlined here
+_STYLESHEET = '<link rel="stylesheet" href="/static/demo.css">'
+_SCRIPT = '<script src="/static/demo.js"></script>'
+
+
+def standalone_page(trace: dict, title: str = "") -> str:
+    """The page for one trace (trace.py's format); `title` is shown under the heading (say, the checkpoint)."""
+    page = (STATIC / "index.html").read_text(encoding="utf-8")
+    css = (STATIC / "demo.css").read_text(encoding="utf-8")
+    script = (STATIC / "demo.js").read_text(encoding="utf-8")
+    # "<" as \u003c: nothing in the JSON can close the script element that holds it.
+    data = json.dumps(trace).replace("<", "\\u003c")
+    embedded = (f'<script type="application/json" id="trace-data" data-title="{html.escape(title)}">{data}</script>\n'
+                f"<script>\n{script}</script>")
+    for marker in (_STYLESHEET, _SCRIPT):
+        if marker not in page:
+            raise RuntimeError(f"static/index.html no longer holds {marker}; page.py inlines it")
+    return page.replace(_STYLESHEET, f"<style>\n{css}</style>").replace(_SCRIPT, embedded)
+
+
+def check_page_path(path: str, flag: str = "--html") -> None:
+    """A page can be written there: its folder exists and it is not a folder itself (ValueError naming the flag)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"{flag} {path}: no such folder {folder}")
+    if os.path.isdir(path):
+        raise ValueError(f"{flag} {path}: is a folder")
+
+
+def write_page(path, text: str) -> None:
+    """Write the page whole or not at all (a temporary file renamed over the target)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

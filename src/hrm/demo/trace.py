@@ -1,0 +1,159 @@
+"""One solve as JSON-ready frames: the board after each segment, what changed, what is wrong, the Q values.
+
+A *trace* is what the page plays and what `POST /api/solve` returns:
+
+    {"task", "size", "puzzle", "solution", "max_segments",
+     "views": [{"frames": [...], "halted_at", "answer", "accepted"}, ...],   # view 0: the puzzle as given
+     "answer", "chosen_view", "accepted", "solved"}
+
+Boards are strings of one character per cell, row-major: Sudoku digits with `0` for empty; path-finding
+boards in the legend `. # S E *`. A frame is `{segment, board, changed, wrong, q_halt, q_continue, halts,
+solved}`, `changed` and `wrong` being cell indices and the Q values sigmoids. Views (the puzzle under its task's
+symmetries, `evaluation/views.py`) are mapped back to the original frame, so all boards line up.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..boardpath import PATH, score_paths
+from ..boardpath.board import GLYPHS
+from ..evaluation.inference import run_segments
+from ..evaluation.scaling import ViewRun
+from ..evaluation.views import ViewRules, sudoku_accepts
+
+SUDOKU, BOARDPATH = "sudoku", "boardpath"
+MAX_VIEWS = 8  # a square board has 8 symmetries; Sudoku views are capped alike to keep a solve quick
+
+
+@dataclass
+class Problem:
+    """What the model is given, in the token layout of its task."""
+
+    task: str  # SUDOKU or BOARDPATH
+    size: int  # 9, or N of an N×N board
+    cells: np.ndarray  # int8 [size²], the model's input
+    answer: np.ndarray | None  # int8 [size²]: the unique Sudoku solution, or the board's canonical shortest path
+
+
+def board_text(task: str, row) -> str:
+    """A board as one character per cell: Sudoku digits (0 empty), or a path board's `. # S E *`."""
+    row = np.asarray(row).reshape(-1)
+    if task == SUDOKU:
+        return "".join(str(int(v)) for v in row)
+    return "".join(GLYPHS[v] if 0 <= v < len(GLYPHS) else "?" for v in row.tolist())
+
+
+def wrong_cells(problem: Problem, boards: np.ndarray) -> np.ndarray:
+    """[K, L] bool: Sudoku blanks that differ from the solution; path cells off every shortest path (the cells
+    drawn in red, as in the GIFs)."""
+    if problem.answer is None:
+        return np.zeros(boards.shape, dtype=bool)
+    if problem.task == SUDOKU:
+        return (problem.cells == 0) & (boards != problem.answer)
+    _, shortest = score_paths(np.repeat(problem.cells[None], len(boards), 0), boards, problem.size)
+    return (boards == PATH) & (boards != problem.answer) & ~shortest[:, None]
+
+
+def is_solved(problem: Problem, board: np.ndarray) -> bool:
+    """Sudoku: the board is the solution (without a unique one: a valid solution); a path board: it marks a
+    shortest path."""
+    if problem.task == SUDOKU:
+        if problem.answer is None:
+            return bool(sudoku_accepts(problem.cells[None], board[None])[0])
+        return bool((board == problem.answer).all())
+    return bool(score_paths(problem.cells[None], board[None], problem.size)[1][0])
+
+
+def frame(problem: Problem, segment: int, board, previous, q_halt: float, q_continue: float, halts: bool) -> dict:
+    """One segment of one view as JSON-ready data."""
+    board = np.asarray(board).reshape(-1)
+    return {
+        "segment": segment,
+        "board": board_text(problem.task, board),
+        "changed": np.flatnonzero(board != np.asarray(previous).reshape(-1)).tolist(),
+        "wrong": np.flatnonzero(wrong_cells(problem, board[None])[0]).tolist(),
+        "q_halt": round(float(q_halt), 6),
+        "q_continue": round(float(q_continue), 6),
+        "halts": bool(halts),
+        "solved": is_solved(problem, board),
+    }
+
+
+def solve(model, rules: ViewRules, problem: Problem, views: int, max_segments: int, device,
+          no_halt: bool = False) -> dict:
+    """Run the model on `views` views of the problem (`rules`: its task's `view_rules`) in one batch; the trace.
+
+    Each view stops at its first segment whose Q head says halt (or at max_segments), as `infer` does; its
+    answer is its board there. With no_halt every view runs all segments, its answer staying the board where
+    it halted.
+    """
+    transforms = rules.transforms(1, views)
+    back = transforms.inverse()
+    tokens = torch.as_tensor(transforms.apply(np.repeat(problem.cells[None], views, 0)).astype(np.int64),
+                             device=device)
+    frames = [[] for _ in range(views)]
+    previous = np.repeat(problem.cells[None], views, 0)
+    answers = previous.copy()
+    halted_at = [None] * views
+    for step in run_segments(model, tokens, max_segments, None, rules.editable):
+        boards = back.apply(step.predictions.cpu().numpy())  # [K, L] in the original frame
+        q_halt, q_continue = torch.sigmoid(step.q_halt).tolist(), torch.sigmoid(step.q_continue).tolist()
+        halts = step.halts.tolist()
+        for k in range(views):
+            if halted_at[k] is not None and not no_halt:
+                continue  # this view has stopped
+            frames[k].append(frame(problem, step.segment, boards[k], previous[k], q_halt[k], q_continue[k], halts[k]))
+            if halted_at[k] is None and (halts[k] or step.segment == max_segments):
+                answers[k] = boards[k]
+            if halted_at[k] is None and halts[k]:
+                halted_at[k] = step.segment
+        previous = boards
+        if not no_halt and None not in halted_at:
+            break
+    return assemble(problem, rules, max_segments, frames, halted_at, answers)
+
+
+def trace_from_records(problem: Problem, rules: ViewRules, records: list[dict], max_segments: int) -> dict:
+    """The trace of a run `infer` has made, from its per-segment records (segment, board, q_halt, q_continue,
+    halts): one view, its answer the board where it halted, else the last."""
+    frames, previous = [], problem.cells
+    for record in records:
+        board = np.asarray(record["board"]).reshape(-1)
+        frames.append(frame(problem, record["segment"], board, previous, record["q_halt"], record["q_continue"],
+                            record["halts"]))
+        previous = board
+    halted_at = next((r["segment"] for r in records if r["halts"]), None)
+    answer = next((r for r in records if r["halts"]), records[-1])["board"]
+    return assemble(problem, rules, max_segments, [frames], [halted_at], np.asarray(answer).reshape(1, -1))
+
+
+def assemble(problem: Problem, rules: ViewRules, max_segments: int, frames: list[list[dict]], halted_at: list,
+             answers: np.ndarray) -> dict:
+    """The trace of K views from their frames, where each halted (None: never) and its answer [K, L]; the one
+    answer is the views' choice as evaluate and infer make it (`ViewRun.choose`)."""
+    count = len(answers)
+    accepted = rules.accepts(np.repeat(problem.cells[None], count, 0), answers)
+    run = ViewRun(candidates=answers[None], accepted=accepted[None],
+                  halted_by_q=np.array([[h is not None for h in halted_at]]),
+                  segments=np.array([[h or max_segments for h in halted_at]]), stopped_at=np.zeros(1, np.int64))
+    choice = run.choose()
+    answer = choice.answers[0]
+
+    def text(row) -> str:
+        return board_text(problem.task, row)
+
+    return {
+        "task": problem.task,
+        "size": problem.size,
+        "puzzle": text(problem.cells),
+        "solution": None if problem.answer is None else text(problem.answer),
+        "max_segments": max_segments,
+        "views": [{"frames": f, "halted_at": h, "answer": text(a), "accepted": bool(ok)}
+                  for f, h, a, ok in zip(frames, halted_at, answers, accepted)],
+        "answer": text(answer),
+        "chosen_view": int(choice.winning_view[0]),
+        "accepted": bool(choice.accepted[0]),
+        "solved": is_solved(problem, answer),
+    }

@@ -22,6 +22,7 @@ from .evaluation.inference import pick_device
 from .modeling.variants import VARIANTS, variant_config
 from .tasks import DEFAULT_TASK, TASKS, TaskError, build_task, default_settings
 from .training.config import DEFAULT_KEEP_CHECKPOINTS, RunOptions, TrainConfig
+from .training.distributed import leads, quiet_other_ranks, say_own_error, start_ranks
 from .training.folder import RunFolderError, lock_run_folder, remove_partial_files
 from .training.loop import train
 from .training.optimizer import OPTIMIZERS
@@ -89,11 +90,17 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--compile", choices=tuple(COMPILE_CHOICES), default="auto",
         help="torch.compile the segment (auto: on CUDA); cudagraphs also replays it as CUDA graphs",
     )
-    run.add_argument("--workers", type=positive_int, help="puzzle generator threads (default: all cores)")
+    run.add_argument(
+        "--workers", type=positive_int,
+        help="puzzle generator threads (default: all cores); under torchrun, per host, split among its ranks",
+    )  # fmt: skip
     run.add_argument("--log-format", choices=("bar", "swift", "jsonl", "none"), default="bar",
                      help="console output: progress bar, the original's per-step lines, JSON lines, or nothing")
     train_group = parser.add_argument_group("training (fixed for a run; --resume keeps the saved values)")
-    train_group.add_argument("--batch-size", type=positive_int, help=f"carried rows (default: {defaults.batch_size})")
+    train_group.add_argument(
+        "--batch-size", type=positive_int,
+        help=f"carried rows, per rank under torchrun (default: {defaults.batch_size})",
+    )  # fmt: skip
     train_group.add_argument("--lr", type=positive_float, help=f"learning rate (default: {defaults.lr})")
     train_group.add_argument(
         "--optimizer",
@@ -210,12 +217,21 @@ def _check_config(config: TrainConfig) -> None:
 
 
 def main(argv=None) -> int:
+    with quiet_other_ranks():  # under torchrun, rank 0 speaks for the run
+        return _main(argv)
+
+
+def _main(argv=None) -> int:
     args = parse_args(argv)
     parser = args.parser
     try:
         device = pick_device(args.device)
+        ranks = start_ranks(device)  # under torchrun: this process's rank, on cuda:LOCAL_RANK or the CPU; else None
     except ValueError as err:
         parser.error(str(err))
+    workers = args.workers
+    if ranks is not None:
+        device, workers = ranks.device, ranks.host_workers(args.workers)
     precision = args.precision if args.precision != "auto" else ("bf16" if device.type == "cuda" else "fp32")
     runs = Path("runs")
     out_dir = args.out_dir
@@ -227,21 +243,23 @@ def main(argv=None) -> int:
             out_dir = candidates[-1]
         else:
             out_dir = runs / time.strftime("%Y%m%d-%H%M%S")
+    if ranks is not None:
+        out_dir = ranks.from_first(out_dir)
     options = RunOptions(
         out_dir=out_dir, device=device, precision=precision, max_steps=args.max_steps, max_minutes=args.max_minutes,
         max_epochs=args.max_epochs, checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
-        keep_every=args.keep_every, workers=args.workers,
+        keep_every=args.keep_every, workers=workers,
         log_format=args.log_format,
         compile=COMPILE_CHOICES["on" if args.compile == "auto" and device.type == "cuda" else args.compile],
     )  # fmt: skip
 
-    run = lock = None
-    try:
+    run = lock = failure = None
+    try:  # only rank 0 takes the run folder's lock and cleans it
         if args.resume:
-            if out_dir.is_dir():  # else resume_run says there is nothing to resume
+            if out_dir.is_dir() and leads(ranks):  # else resume_run says there is nothing to resume
                 lock = lock_run_folder(out_dir)
                 remove_partial_files(out_dir)
-            run = resume_run(out_dir, device, args.workers)
+            run = resume_run(out_dir, device, workers, ranks)
             config_from_args(args, base=run.config)  # refuses flags that would change the run
         else:
             config = config_from_args(args)
@@ -250,20 +268,26 @@ def main(argv=None) -> int:
             except ValueError as err:
                 parser.error(str(err))
             _refuse_checkpoints(out_dir)
-            run = new_run(config, device, args.workers)  # reads the task's data: a bad file leaves no run folder
+            run = new_run(config, device, workers, ranks=ranks)  # reads the data: a bad file leaves no run folder
         if args.max_epochs is not None and run.rows.epoch() is None:
             raise TaskError(f"--max-epochs applies to dataset tasks; task {run.task.name} has no epochs")
-        if lock is None:
+        if lock is None and leads(ranks):
             lock = lock_run_folder(out_dir)
             _refuse_checkpoints(out_dir)  # again: another trainer may have written some meanwhile
             remove_partial_files(out_dir)
     except (CheckpointError, TaskError, RunFolderError, OSError) as err:
+        failure = _one_line(err)
+    if ranks is not None:
+        failure = ranks.first_error(failure)  # a rank that cannot start stops them all
+    if failure is not None:
         if run is not None:
             run.close()
         if lock is not None:
             lock.close()
-        print(f"error: {_one_line(err)}", file=sys.stderr)
+        print(f"error: {failure}", file=sys.stderr)
         return 2
+    if ranks is not None:
+        ranks.join(run)
 
     try:
         if options.max_steps is not None and run.step >= options.max_steps:
@@ -273,18 +297,26 @@ def main(argv=None) -> int:
             parameters = sum(p.numel() for p in run.model.parameters())
             what = f"resuming {out_dir} at step {run.step}" if args.resume else f"training into {out_dir}"
             batch, task = run.config.batch_size, run.task.name
+            if ranks is not None:
+                batch = f"{batch} per rank, {ranks.count} ranks"
             print(f"{what}: task {task}, {parameters:,} parameters, device {device}, {precision}, batch {batch}",
                   flush=True)
         train(run, options)
-    except (TrainingError, OSError) as err:  # OSError: a disk full or a folder gone read-only mid-run
+        if ranks is not None:
+            ranks.close()
+    except TrainingError as err:
         print(f"error: {_one_line(err)}", file=sys.stderr)
+        return 1
+    except OSError as err:  # a disk full or a folder gone read-only mid-run; under torchrun, maybe one rank's file
+        say_own_error(ranks, f"error: {_one_line(err)}")
         return 1
     except KeyboardInterrupt:
         print("aborted without saving", file=sys.stderr)
         return 130
     finally:
         run.close()
-        lock.close()  # releases the run folder
+        if lock is not None:
+            lock.close()  # releases the run folder
     return 0
 
 

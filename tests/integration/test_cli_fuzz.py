@@ -100,11 +100,11 @@ class _Sizable(Exception):
 def test_train_flags(files, tmp_path, monkeypatch, capsys, data):
     runs = []
 
-    def small_new_run(config, device, workers=None):
+    def small_new_run(config, device, workers=None, ranks=None):
         t = config.model.transformers
         if t.hidden_size > 128 or t.num_layers > 2:
             raise _Sizable
-        return NEW_RUN(config, device, workers)
+        return NEW_RUN(config, device, workers, ranks)
 
     monkeypatch.setattr(train, "new_run", small_new_run)
     monkeypatch.setattr(train, "train", lambda run, options: runs.append((run, options)))

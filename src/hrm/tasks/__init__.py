@@ -4,7 +4,7 @@ import dataclasses
 import json
 import typing
 
-from .base import RowSource, Task, TaskError
+from .base import RowSource, Shard, Task, TaskError
 from .boardpath import BoardpathTask
 from .sudoku import SudokuTask
 from .sudoku_dataset import SudokuDatasetTask
@@ -70,4 +70,7 @@ def task_from_metadata(metadata: dict[str, str]) -> Task:
     return build_task(settings)
 
 
-__all__ = ["DEFAULT_TASK", "TASKS", "RowSource", "Task", "TaskError", "build_task", "default_settings", "task_from_metadata"]
+__all__ = [
+    "DEFAULT_TASK", "TASKS", "RowSource", "Shard", "Task", "TaskError", "build_task", "default_settings",
+    "task_from_metadata",
+]

@@ -20,6 +20,25 @@ class TaskError(ValueError):
     """A task that cannot be built as asked (bad settings, unreadable data); the message is one line."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Shard:
+    """This process's part of a data-parallel run's rows: rank `index` of `count` (one process: 0 of 1).
+
+    Generated rows: every rank draws its own streams, seeded by `seed(run_seed)`. A dataset: rank r takes rows
+    r, r + count, r + 2·count, ... of the run's one shuffled stream, so the ranks share each epoch without overlap.
+    """
+
+    index: int = 0
+    count: int = 1
+
+    def seed(self, seed: int) -> int:
+        """The seed of this rank's own streams: the run's for rank 0 (so one process is the run it always was),
+        else a 62-bit number drawn from (seed, rank)."""
+        if self.index == 0:
+            return seed
+        return int(np.random.SeedSequence([seed, self.index]).generate_state(1, np.uint64)[0] >> 2)
+
+
 class RowSource(ABC):
     """A task's endless, resumable stream of training rows, drawn on the device for the carry's halted rows.
 
@@ -30,6 +49,7 @@ class RowSource(ABC):
 
     metric_names: tuple[str, ...] = ()  # 0-dim device values returned by update(), in this order
     counter_names: tuple[str, ...] = ()  # the [K] device tensor returned by counters(), in this order
+    queue: RowQueue  # the device queue the rows go through
 
     @abstractmethod
     def start(self) -> None:
@@ -59,6 +79,11 @@ class RowSource(ABC):
     @abstractmethod
     def rows_consumed(self) -> int:
         """Rows handed to the carry so far, as known to the host."""
+
+    def observe_run(self, consumed: int) -> None:
+        """A data-parallel run: the rows every rank has consumed, as read back. Progress (rows_consumed, epochs)
+        counts these from now on; refills still go by this rank's own counters."""
+        self.queue.run_consumed = consumed
 
     def record(self, values: dict[str, float]) -> dict:
         """The task's own fields of a step's metrics.jsonl record."""
@@ -149,8 +174,9 @@ class Task(ABC):
 
     @abstractmethod
     def rows(self, seed: int, batch_size: int, device: torch.device, workers: int | None,
-             meta: dict | None = None) -> RowSource:
-        """The training stream; `meta` (from RowSource.meta of a checkpoint) continues a saved one."""
+             meta: dict | None = None, shard: Shard = Shard()) -> RowSource:
+        """The training stream; `meta` (from RowSource.meta of a checkpoint) continues a saved one; `shard`: this
+        rank's part of a data-parallel run."""
 
     @abstractmethod
     def loss_mask(self, inputs: torch.Tensor) -> torch.Tensor:

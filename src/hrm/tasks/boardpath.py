@@ -16,7 +16,7 @@ import torch
 from ..boardpath import FLOOR, VOCAB_SIZE, board_to_string, generate_boards, score_paths
 from ..checkpoint import MAX_SEQ_LEN
 from ..cli_types import fraction, non_negative_int, positive_int
-from .base import StreamRows, Task, TaskError
+from .base import Shard, StreamRows, Task, TaskError
 
 TRAIN_STREAM, EVALUATION_STREAM = 1, 2  # evaluation boards never repeat training boards of the same seed
 
@@ -65,9 +65,10 @@ class BoardpathTask(Task):
         except ValueError as err:
             raise TaskError(str(err)) from None
 
-    def rows(self, seed, batch_size, device, workers, meta=None) -> "GeneratedBoardRows":
+    def rows(self, seed, batch_size, device, workers, meta=None, shard=Shard()) -> "GeneratedBoardRows":
         self.boards(1, seed, TRAIN_STREAM)  # settings that keep no board fail here, in one line
-        return GeneratedBoardRows(self, seed, batch_size, device, workers, 0 if meta is None else meta["taken"])
+        taken = 0 if meta is None else meta["taken"]
+        return GeneratedBoardRows(self, shard.seed(seed), batch_size, device, workers, taken)
 
     def loss_mask(self, inputs: torch.Tensor) -> torch.Tensor:
         return inputs == FLOOR  # walls, S and E are given

@@ -14,7 +14,7 @@ import torch
 from ..cli_types import fraction, non_negative_int, positive_int
 from ..sudoku import PuzzleSupply, board_to_string
 from ..training.row_queue import RowQueue
-from .base import RowSource, Task
+from .base import RowSource, Shard, Task
 from .curriculum import (
     LAST_STAGE,
     STAGE_PROBABILITIES,
@@ -76,8 +76,8 @@ class SudokuTask(SudokuBoards):
         if "graduation_min_steps" not in given:
             config.curriculum.min_steps = config.curriculum.window  # the original waits one window
 
-    def rows(self, seed, batch_size, device, workers, meta=None) -> "GeneratedSudokuRows":
-        return GeneratedSudokuRows(self.config.curriculum, seed, batch_size, device, workers, meta)
+    def rows(self, seed, batch_size, device, workers, meta=None, shard=Shard()) -> "GeneratedSudokuRows":
+        return GeneratedSudokuRows(self.config.curriculum, shard.seed(seed), batch_size, device, workers, meta)
 
 
 class GeneratedSudokuRows(RowSource):

@@ -17,7 +17,7 @@ from ..cli_types import non_negative_int, positive_int
 from ..sudoku import count_solutions_batch, solve_batch
 from ..sudoku.augment import random_transforms, row_keys
 from ..sudoku.files import PuzzleFileError, PuzzleSet, read_puzzle_file
-from .base import StreamRows, TaskError
+from .base import Shard, StreamRows, TaskError
 from .sudoku import SudokuBoards
 
 HF_PREFIX = "hf://"
@@ -92,21 +92,26 @@ class SudokuDatasetTask(SudokuBoards):
             rows = rows.select(keep)
         return rows.puzzles, rows.solutions
 
-    def rows(self, seed, batch_size, device, workers, meta=None) -> "DatasetRows":
+    def rows(self, seed, batch_size, device, workers, meta=None, shard=Shard()) -> "DatasetRows":
         puzzles, solutions = self.load(seed)
         fingerprint = _fingerprint(puzzles, solutions)
         if meta is not None and meta["fingerprint"] != fingerprint:
             raise TaskError(f"{self.config.data}: its rows differ from those the run started with; a run keeps its data")
-        stream = DatasetStream(puzzles, solutions, seed, self.config.augment, 0 if meta is None else meta["taken"])
+        taken = 0 if meta is None else meta["taken"]
+        stream = DatasetStream(puzzles, solutions, seed, self.config.augment, taken, shard)
         return DatasetRows(stream, fingerprint, batch_size, device, self.config.puzzle_ids)
 
 
 class DatasetStream:
-    """Row i of an endless stream: epoch i // N visits the rows in a seeded order, each with its own symmetry."""
+    """Row i of an endless stream: epoch i // N visits the rows in a seeded order, each with its own symmetry.
 
-    def __init__(self, puzzles: np.ndarray, solutions: np.ndarray, seed: int, augment: bool, taken: int = 0):
+    Rank r of a data-parallel run takes rows r, r + count, ... of that one stream (`shard`); `taken` counts its own.
+    """
+
+    def __init__(self, puzzles: np.ndarray, solutions: np.ndarray, seed: int, augment: bool, taken: int = 0,
+                 shard: Shard = Shard()):
         self.puzzles, self.solutions = puzzles, solutions
-        self.seed, self.augment, self.taken = seed, augment, int(taken)
+        self.seed, self.augment, self.taken, self.shard = seed, augment, int(taken), shard
         self._orders: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -135,8 +140,8 @@ class DatasetStream:
         return puzzles, solutions, picked + 1
 
     def take(self, kind: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The next n rows (one kind: `kind` is always 0)."""
-        indices = np.arange(self.taken, self.taken + n, dtype=np.int64)
+        """The next n rows of this rank (one kind: `kind` is always 0)."""
+        indices = np.arange(self.taken, self.taken + n, dtype=np.int64) * self.shard.count + self.shard.index
         self.taken += n
         return self.rows_at(indices)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import IO
 
 from ..checkpoint import training_state_path
+from .distributed import RANK_STATE_NAME
 from .run import CHECKPOINT_NAME
 
 LOCK_NAME = ".lock"
@@ -60,7 +61,7 @@ def remove_partial_files(out_dir: Path) -> None:
 
 def apply_retention(out_dir: Path, newest: int, keep: int | None, keep_every: int | None) -> None:
     """Once checkpoint `newest` is complete: keep the newest `keep` model checkpoints (None: all) and those at
-    a multiple of `keep_every` steps, and the training state of `newest` only.
+    a multiple of `keep_every` steps, and the training states (every rank's) of `newest` only.
 
     Checkpoints after `newest` (left by a run killed after it and resumed from it) are not touched.
     """
@@ -73,3 +74,6 @@ def apply_retention(out_dir: Path, newest: int, keep: int | None, keep_every: in
         training_state_path(steps[step]).unlink(missing_ok=True)  # large, and only the newest resumes
         if step not in kept:
             steps[step].unlink(missing_ok=True)
+    for f in out_dir.iterdir():  # other ranks' states, also those a killed run left without their checkpoint
+        if (m := RANK_STATE_NAME.match(f.name)) and int(m.group(1)) < newest:
+            f.unlink(missing_ok=True)

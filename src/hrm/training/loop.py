@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from ..tasks import RowSource
 from .config import Autocast, RunOptions
+from .distributed import Ranks, Silent, leads
 from .loss import exploration_draws, segment_loss
 from .report import Reporter
 from .folder import apply_retention
@@ -23,9 +24,11 @@ from .run import Run, TrainingError, save_checkpoint
 METRICS = ("loss", "output_loss", "q_act_loss", "accuracy", "q_act_accuracy", "halted")
 
 
-def step_values(rows: RowSource) -> tuple[str, ...]:
-    """Names of the vector a step returns: the loss metrics, the task's metrics, then its row counters."""
-    return METRICS + rows.metric_names + rows.counter_names
+def step_values(rows: RowSource, ranks: Ranks | None = None) -> tuple[str, ...]:
+    """Names of the vector a step returns: the loss metrics, the task's metrics, then its row counters (and in a
+    data-parallel run, the run's counters and stop votes)."""
+    shared = () if ranks is None else ranks.shared_names(rows.counter_names)
+    return METRICS + rows.metric_names + rows.counter_names + shared
 
 
 def train_step(run: Run, autocast: Autocast, loss_fn=segment_loss) -> torch.Tensor:
@@ -48,6 +51,8 @@ def train_step(run: Run, autocast: Autocast, loss_fn=segment_loss) -> torch.Tens
             run.task.loss_mask(carry.inputs), puzzle_vectors,
         )  # fmt: skip
     result.loss.backward()
+    if run.ranks is not None:  # several ranks: each gradient becomes the ranks' mean (see distributed.py)
+        run.ranks.average_gradients(model.parameters())
     run.optimizer.step()
     if run.puzzle_optimizer is not None:
         run.puzzle_optimizer.step(carry.puzzle_ids, puzzle_vectors.grad)
@@ -57,13 +62,17 @@ def train_step(run: Run, autocast: Autocast, loss_fn=segment_loss) -> torch.Tens
     carry.advance(
         result.hidden_states, result.is_halted, fresh_inputs, fresh_targets, model.initial_hidden_states, *fresh_ids
     )
-    task_values = run.rows.update(result.output_accuracy)
-
-    values = (
+    values = torch.stack([v.detach().double() for v in (
         result.loss, result.output_loss, result.q_act_loss, result.output_accuracy, result.q_act_halt_accuracy,
-        result.is_halted.sum(), *task_values,
-    )  # fmt: skip
-    return torch.cat([torch.stack([v.detach().double() for v in values]), run.rows.counters().double()])
+        result.is_halted.sum(),
+    )])  # fmt: skip
+    counters = run.rows.counters().double()
+    if run.ranks is not None:
+        # Every rank logs, graduates and stops on the same numbers, the run's: the ranks' mean losses and accuracies,
+        # their halted rows summed, and each rank's own counters (its refills) followed by the run's.
+        values, counters = run.ranks.share_step(values, counters)
+    task_values = run.rows.update(values[METRICS.index("accuracy")])
+    return torch.cat([values, *(v.detach().double().view(1) for v in task_values), counters])
 
 
 class LaggedMetrics:
@@ -93,8 +102,10 @@ def train(run: Run, options: RunOptions) -> Run:
     """Run steps until a limit or Ctrl-C, logging each and checkpointing at step 1 and every `checkpoint_every`."""
     autocast = Autocast(options.device.type, torch.bfloat16 if options.precision == "bf16" else None)
     loss_fn = segment_loss if options.compile is None else compiled_segment_loss(options.compile)
-    reporter = Reporter(options.out_dir, options.log_format, run.step, options.max_steps)
-    metrics = LaggedMetrics(options.device, step_values(run.rows))
+    reporter = Silent()  # ranks other than 0: rank 0 writes the run's metrics and console
+    if leads(run.ranks):
+        reporter = Reporter(options.out_dir, options.log_format, run.step, options.max_steps)
+    metrics = LaggedMetrics(options.device, step_values(run.rows, run.ranks))
     stop = _StopFlag()
     started = tick = time.monotonic()
     elapsed_at_start, start_rows = run.elapsed, run.rows.rows_consumed()
@@ -109,6 +120,8 @@ def train(run: Run, options: RunOptions) -> Run:
             kept = f"last checkpoint: step {last_saved}" if last_saved else "no checkpoint yet"
             raise TrainingError(f"loss is {values['loss']} at step {step}; stopped without saving ({kept})")
         announcements = run.rows.observe(step, values)
+        if run.ranks is not None:
+            run.ranks.observe(run.rows, values)
         puzzles = run.rows.rows_consumed()
         reporter.step({
             "step": step, "loss": values["loss"],
@@ -122,7 +135,7 @@ def train(run: Run, options: RunOptions) -> Run:
             reporter.announce(line)
 
     try:
-        while not stop.requested and not _limit_reached(run, options, started):
+        while not _stopping(run, options, stop, started):
             began = time.monotonic()
             waited = run.rows.refill()
             vector = train_step(run, autocast, loss_fn)
@@ -173,19 +186,32 @@ def compiled_segment_loss(mode: str | None = None):
     return loss_fn
 
 
-def _limit_reached(run: Run, options: RunOptions, started: float) -> bool:
+def _stopping(run: Run, options: RunOptions, stop: "_StopFlag", started: float) -> bool:
+    """Whether to stop before the next step. The ranks of a data-parallel run stop after the same step: the step and
+    epoch limits (the run's rows, read back alike) agree by themselves; Ctrl-C and the time limit, which each rank
+    meets at its own moment, are votes sent with a step and obeyed once read back."""
+    if _limit_reached(run, options):
+        return True
+    wanted = stop.requested or (
+        options.max_minutes is not None and time.monotonic() - started >= 60 * options.max_minutes
+    )
+    return wanted if run.ranks is None else run.ranks.vote_to_stop(wanted)
+
+
+def _limit_reached(run: Run, options: RunOptions) -> bool:
     if options.max_steps is not None and run.step >= options.max_steps:
         return True
     epoch = run.rows.epoch()
-    if options.max_epochs is not None and epoch is not None and epoch >= options.max_epochs:
-        return True
-    return options.max_minutes is not None and time.monotonic() - started >= 60 * options.max_minutes
+    return options.max_epochs is not None and epoch is not None and epoch >= options.max_epochs
 
 
 def _save(run: Run, options: RunOptions, reporter: Reporter) -> int:
     path = save_checkpoint(run, options.out_dir)
-    # Only now that both files are complete may older ones go.
-    apply_retention(options.out_dir, run.step, options.keep_checkpoints, options.keep_every)
+    if run.ranks is not None:
+        run.ranks.barrier()  # every rank's training state is written
+    # Only now that all the files are complete may older ones go.
+    if leads(run.ranks):
+        apply_retention(options.out_dir, run.step, options.keep_checkpoints, options.keep_every)
     reporter.announce(f"step {run.step}: saved {path}")
     return run.step
 

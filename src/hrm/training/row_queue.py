@@ -46,6 +46,7 @@ class RowQueue:
         self.consumed = torch.zeros(kinds, dtype=torch.long, device=device)  # device-side, exact
         self.written = [0] * kinds  # host-side, exact
         self.known_consumed = [0] * kinds  # host-side view of `consumed`, `lag` steps old
+        self.run_consumed: int | None = None  # a data-parallel run: every rank's rows, as read back; None: ours
         self.wait_seconds = 0.0
 
     @staticmethod
@@ -101,8 +102,8 @@ class RowQueue:
         return waited
 
     def total_consumed(self) -> int:
-        """Rows handed to the carry so far, as known to the host."""
-        return sum(self.known_consumed)
+        """Rows handed to the carry so far, as known to the host (in a data-parallel run, to every rank's carry)."""
+        return sum(self.known_consumed) if self.run_consumed is None else self.run_consumed
 
     def _write(self, kind: int, inputs: np.ndarray, targets: np.ndarray, ids: np.ndarray | None = None) -> None:
         count = len(inputs)

@@ -21,6 +21,7 @@ from ..modeling import HRMACTInner, HRMACTModelConfig
 from ..tasks import RowSource, Task, TaskError, build_task
 from .carry import Carry
 from .config import TrainConfig
+from .distributed import Ranks, check_ranks, rank_state_path, saved_ranks, shard_of
 from .optimizer import build_optimizer
 from .sign_sgd import SparseSignSGD
 
@@ -46,6 +47,7 @@ class Run:
     elapsed: float = 0.0  # seconds of training so far, over all invocations
     waited: float = 0.0  # of which waiting for rows
     puzzle_optimizer: SparseSignSGD | None = None  # the puzzle-embedding table's own optimizer, if the model has one
+    ranks: Ranks | None = None  # a data-parallel run (torchrun): this process's rank; None: one process
 
     def close(self) -> None:
         self.rows.close()
@@ -62,15 +64,20 @@ def build_run_task(config: TrainConfig) -> Task:
     return task
 
 
-def new_run(config: TrainConfig, device: torch.device, workers: int | None = None) -> Run:
-    """A fresh run: the model drawn from torch.manual_seed(seed), every carried row on a fresh one."""
+def new_run(config: TrainConfig, device: torch.device, workers: int | None = None, ranks: Ranks | None = None) -> Run:
+    """A fresh run: the model drawn from torch.manual_seed(seed), every carried row on a fresh one.
+
+    `ranks`: this process's rank of a data-parallel run, whose rows it draws; `ranks.join(run)` once every rank
+    has built its own.
+    """
     task = build_run_task(config)
     config.model.puzzle_embeddings = task.num_puzzle_ids(config.seed)  # a table row per id the rows carry
     torch.manual_seed(config.seed)
     model = HRMACTInner(config.model).to(device)
     if config.init_from is not None:
         load_initial_weights(model, Path(config.init_from["path"]), config.init_from["sha256"])
-    run = _assemble(config, task, model, device, task.rows(config.seed, config.batch_size, device, workers))
+    rows = task.rows(config.seed, config.batch_size, device, workers, shard=shard_of(ranks))
+    run = _assemble(config, task, model, device, rows, ranks)
     try:
         run.rows.start()
         everyone = torch.ones(config.batch_size, dtype=torch.bool, device=device)
@@ -119,7 +126,9 @@ def _quiet(rows: RowSource) -> dict:
     return {name: 0.0 for name in rows.metric_names}
 
 
-def _assemble(config: TrainConfig, task: Task, model: HRMACTInner, device: torch.device, rows: RowSource) -> Run:
+def _assemble(
+    config: TrainConfig, task: Task, model: HRMACTInner, device: torch.device, rows: RowSource, ranks: Ranks | None
+) -> Run:
     hidden = config.model.transformers.hidden_size
     return Run(
         config=config,
@@ -131,7 +140,8 @@ def _assemble(config: TrainConfig, task: Task, model: HRMACTInner, device: torch
         puzzle_optimizer=None if model.puzzle_embedding is None else SparseSignSGD(
             model.puzzle_embedding.weights, config.puzzle_emb_lr, config.puzzle_emb_weight_decay
         ),
-        generator=torch.Generator(device=device).manual_seed(config.seed + 1),
+        generator=torch.Generator(device=device).manual_seed(shard_of(ranks).seed(config.seed) + 1),
+        ranks=ranks,
     )
 
 
@@ -141,7 +151,9 @@ def save_checkpoint(run: Run, out_dir: Path) -> Path:
     if not bool(torch.stack([p.isfinite().all() for p in parameters]).all()):
         raise TrainingError(f"non-finite weights after step {run.step}; not saving them")
     path = out_dir / f"checkpoint-{run.step}.safetensors"
-    save_model(run.model, path, metadata={"step": str(run.step), "task": json.dumps(run.config.task)})
+    rank = 0 if run.ranks is None else run.ranks.rank
+    if rank == 0:  # the ranks hold the same weights
+        save_model(run.model, path, metadata={"step": str(run.step), "task": json.dumps(run.config.task)})
     tensors = {"rng.generator": run.generator.get_state()}
     names = {p: name for name, p in run.model.named_parameters()}
     for p, state in run.optimizer.state.items():
@@ -156,12 +168,14 @@ def save_checkpoint(run: Run, out_dir: Path) -> Path:
         "elapsed_seconds": run.elapsed,
         "waited_seconds": run.waited,
     }
-    save_training_state(training_state_path(path), tensors, meta)
+    if run.ranks is not None:
+        meta["ranks"] = run.ranks.count
+    save_training_state(rank_state_path(path, rank), tensors, meta)
     return path
 
 
 def latest_checkpoint(out_dir: Path) -> Path:
-    """The newest checkpoint in `out_dir` whose model and training-state files are both complete.
+    """The newest checkpoint in `out_dir` whose model and training-state files (every rank's) are all complete.
 
     A run killed between writing a checkpoint's model and its state leaves a model without a state;
     the one before it is then the newest complete one.
@@ -177,7 +191,8 @@ def latest_checkpoint(out_dir: Path) -> Path:
             continue
         try:  # the headers say whether a file is whole (they give its length)
             read_metadata(path)
-            read_metadata(training_state_path(path))
+            for rank in range(1, saved_ranks(read_metadata(training_state_path(path)))):
+                read_metadata(rank_state_path(path, rank))
         except CheckpointError as err:
             unreadable = unreadable or err
             continue
@@ -189,21 +204,25 @@ def latest_checkpoint(out_dir: Path) -> Path:
     )
 
 
-def resume_run(out_dir: Path, device: torch.device, workers: int | None = None) -> Run:
-    """Rebuild the run saved with the newest checkpoint in `out_dir`: weights, optimizer, rows, carry, RNG..."""
+def resume_run(out_dir: Path, device: torch.device, workers: int | None = None, ranks: Ranks | None = None) -> Run:
+    """Rebuild the run saved with the newest checkpoint in `out_dir`: weights, optimizer, rows, carry, RNG...
+
+    `ranks`: this process's rank of a data-parallel run, which continues from its own training state.
+    """
     path = latest_checkpoint(out_dir)
-    state_path = training_state_path(path)
+    state_path = rank_state_path(path, 0 if ranks is None else ranks.rank)
     tensors, meta = load_training_state(state_path)
     _upgrade(tensors, meta)
     run = None
     try:
+        check_ranks(out_dir, meta, ranks)
         config = TrainConfig.from_dict(meta["config"])
         task = build_run_task(config)
         model = load_model(path, device)
         if model.config != config.model:
             raise CheckpointError(f"{path}: model config differs from the one in {state_path.name}")
-        rows = task.rows(config.seed, config.batch_size, device, workers, meta["rows"])
-        run = _assemble(config, task, model, device, rows)
+        rows = task.rows(config.seed, config.batch_size, device, workers, meta["rows"], shard_of(ranks))
+        run = _assemble(config, task, model, device, rows, ranks)
         run.step = int(meta["step"])
         run.elapsed, run.waited = float(meta["elapsed_seconds"]), float(meta["waited_seconds"])
         run.carry.load_state_dict(_with_prefix(tensors, "carry."))

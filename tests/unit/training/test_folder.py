@@ -93,3 +93,14 @@ def test_retention_matches_its_definition(tmp_path_factory, steps, keep, keep_ev
     expected = {s for i, s in enumerate(upto) if keep is None or i < keep}
     expected |= {s for s in upto if keep_every and s % keep_every == 0} | later
     assert {p.name for p in folder.iterdir()} == _files(expected, {newest} | later)
+
+
+def test_retention_keeps_the_other_ranks_states_of_the_newest_checkpoint_only(tmp_path):
+    """Rank r's state beside checkpoint-<step>: checkpoint-<step>.rank<r>.state.safetensors, gone with the older
+    states, also those a killed run left without their model checkpoint (step 3); later ones untouched."""
+    ranks = {f"checkpoint-{s}.rank{r}.state.safetensors" for s in (2, 3, 4, 5) for r in (1, 2)}
+    for name in _files([1, 2, 4, 5], [2, 4, 5]) | ranks:
+        (tmp_path / name).write_text("x")
+    apply_retention(tmp_path, 4, keep=5, keep_every=None)
+    later = {f"checkpoint-{s}.rank{r}.state.safetensors" for s in (4, 5) for r in (1, 2)}
+    assert {p.name for p in tmp_path.iterdir()} == _files([1, 2, 4, 5], [4, 5]) | later

@@ -34,3 +34,15 @@ def test_with_no_complete_checkpoint_the_torn_file_is_named(tmp_path):
     (tmp_path / "checkpoint-5.state.safetensors").unlink()
     with pytest.raises(CheckpointError, match="no checkpoint with its training state"):
         latest_checkpoint(tmp_path)
+
+
+def test_a_checkpoint_of_several_ranks_is_complete_once_every_ranks_state_is(tmp_path):
+    for step in (1, 2, 3):
+        write(tmp_path / f"checkpoint-{step}.safetensors")
+        save_file({"x": torch.zeros(4)}, str(tmp_path / f"checkpoint-{step}.state.safetensors"),
+                  {"format": "test", "meta": '{"ranks": 3}'})  # fmt: skip
+        write(tmp_path / f"checkpoint-{step}.rank1.state.safetensors")
+    write(tmp_path / "checkpoint-1.rank2.state.safetensors")
+    write(tmp_path / "checkpoint-2.rank2.state.safetensors", whole=False)
+    # checkpoint-3 has no rank-2 state: that rank was killed before writing it.
+    assert latest_checkpoint(tmp_path) == tmp_path / "checkpoint-1.safetensors"

@@ -2,6 +2,7 @@
 
     python -m src.hrm.train [--task sudoku] [--out-dir DIR] [--max-steps N] [--max-minutes M] [--resume] ...
     python -m src.hrm.train --task sudoku-dataset --data FILE.csv [--train-size N] [--max-epochs E] ...
+    torchrun --nproc-per-node N -m src.hrm.train ...    (data-parallel, --batch-size rows per rank; docs/training.md)
 
 Defaults reproduce the original `train`: generated Sudoku through the five-stage curriculum,
 the default model seeded with 42, 512 carried rows, MLX AdamW (lr 1e-4, betas 0.9/0.95,

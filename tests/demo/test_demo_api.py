@@ -174,3 +174,11 @@ def test_fifty_requests_at_once_all_answer_their_own_puzzle(client):
         assert trace["puzzle"] == text and trace["solution"] == "".join(map(str, solution))
         answer = digits(trace["answer"])
         assert ((digits(text) == 0) | (answer == digits(text))).all()  # its own givens: no other request's board
+
+
+def test_a_rated_puzzle_not_found_in_time_is_a_503(client, monkeypatch):
+    from src.hrm.demo import puzzles
+
+    monkeypatch.setattr(puzzles, "RATING_SECONDS", 0.0)
+    response = client.get("/api/puzzle", params={"task": "sudoku", "rating": "50-99", "seed": 1})
+    assert response.status_code == 503 and response.json()["error"].startswith("no puzzle rated 50-99 found in 0 s")

@@ -5,7 +5,8 @@
     GET  /api/puzzle    ?task=sudoku&difficulty=hard | &rating=20-49 | task=boardpath; &seed=S to repeat one
     POST /api/solve     {"task", "puzzle", "views": 1, "no_halt": false} -> the trace (trace.py)
 
-Bad input is a 4xx whose body is {"error": "<one line>"}; nothing a client sends names a file.
+Bad input is a 4xx whose body is {"error": "<one line>"} (a rated puzzle not found in time: a 503, alike);
+nothing a client sends names a file.
 """
 
 from fastapi import FastAPI, Query
@@ -21,6 +22,7 @@ from .page import STATIC
 from .puzzles import (
     RATINGS,
     PuzzleError,
+    PuzzleTimeout,
     board_problem,
     fresh_seed,
     generated_board,
@@ -56,7 +58,7 @@ def create_app(models: dict[str, LoadedModel]) -> FastAPI:
 
     @app.exception_handler(PuzzleError)
     async def bad_puzzle(request, error: PuzzleError):
-        return JSONResponse({"error": str(error)}, status_code=400)
+        return JSONResponse({"error": str(error)}, status_code=503 if isinstance(error, PuzzleTimeout) else 400)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request, error: RequestValidationError):

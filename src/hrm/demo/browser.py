@@ -56,7 +56,7 @@ def serving(app):
 
 
 @contextmanager
-def chromium(width: int = 1240, height: int = 900):
+def chromium(width: int = 1240, height: int = 960):
     """A headless Chromium through Debian's chromedriver (no driver download)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

@@ -25,6 +25,10 @@ class PuzzleError(ValueError):
     """A puzzle the demo cannot take; the message is one line."""
 
 
+class PuzzleTimeout(PuzzleError):
+    """No puzzle of the kind asked for was found in time: not the client's fault, try again."""
+
+
 def sudoku_problem(text: str) -> Problem:
     """A typed Sudoku (81 cells: digits, `0` or `.` for empty; spaces and `|-+` ignored) with its unique solution."""
     try:
@@ -66,9 +70,11 @@ def generated_sudoku(difficulty: str, seed: int) -> Problem:
     return Problem(SUDOKU, 9, puzzle.reshape(81), solution.reshape(81))
 
 
-def rated_sudoku(bucket: str, seed: int, seconds: float = RATING_SECONDS) -> tuple[Problem, int]:
+def rated_sudoku(bucket: str, seed: int, seconds: float | None = None) -> tuple[Problem, int]:
     """A puzzle rated in a bucket of RATINGS (the solver's guesses, `rate_difficulty`) and its rating: the first
-    the miner's chains 0, 1, ... of this seed give, starting from extreme puzzles; PuzzleError after `seconds`."""
+    the miner's chains 0, 1, ... of this seed give, starting from extreme puzzles; PuzzleTimeout after `seconds`
+    (default RATING_SECONDS)."""
+    seconds = RATING_SECONDS if seconds is None else seconds
     if bucket not in RATINGS:
         raise PuzzleError(f"unknown rating {bucket!r}; expected one of: {', '.join(RATINGS)}")
     low, high = RATINGS[bucket]
@@ -81,7 +87,7 @@ def rated_sudoku(bucket: str, seed: int, seconds: float = RATING_SECONDS) -> tup
         if counts[0]:
             return Problem(SUDOKU, 9, puzzles[0, 0].copy(), solutions[0].copy()), int(ratings[0, 0])
         chain += 1
-    raise PuzzleError(f"no puzzle rated {bucket} found in {seconds:g} s; try again or another rating")
+    raise PuzzleTimeout(f"no puzzle rated {bucket} found in {seconds:g} s; try again or another rating")
 
 
 def generated_board(task, seed: int) -> Problem:

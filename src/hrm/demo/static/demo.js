@@ -245,8 +245,8 @@ function showStep(step) {
   const last = Number($("step").max);
   $("step-label").textContent = `${step} / ${last}`;
   const halt = frame.halts ? (main.halted_at === frame.segment ? ": halt" : " (says halt)") : "";
-  $("q-values").innerHTML = `Segment ${frame.segment}: Q <span class="halt">halt ${frame.q_halt.toFixed(3)}</span>` +
-                            ` vs <span class="continue">continue ${frame.q_continue.toFixed(3)}</span>${halt}`;
+  $("q-values").innerHTML = `Segment ${frame.segment}: <span class="halt">Q halt ${frame.q_halt.toFixed(3)}</span>,` +
+                            ` <span class="continue">continue ${frame.q_continue.toFixed(3)}</span>${halt}`;
   const strip = $("views-strip").children;
   trace.views.forEach((view, k) => {
     if (!strip[k]) return;

@@ -4,13 +4,14 @@
     python -m src.hrm.infer CHECKPOINT --puzzle "53..7....6..195..."
     python -m src.hrm.infer BOARDPATH_CHECKPOINT [--seed S | --board FILE] [--gif FILE.gif]
     python -m src.hrm.infer CHECKPOINT hard --views 8 [--ensemble OTHER] [--early-stop 1]
+    python -m src.hrm.infer CHECKPOINT extreme --html run.html
 
 Prints the puzzle and its solution, then for each segment the predicted board (givens
 kept), "(correct / blanks)" and the Q head's sigmoid(halt) - sigmoid(continue), stopping
 with "Halting." at the first segment where halt wins. With --views K (or --ensemble, --early-stop)
 it solves K views of the puzzle in one batch instead, and prints each view's outcome and the
 answer the rule checker picked (docs/inference.md, test-time scaling). Bad input: one line on
-stderr, exit 2 (a --gif that cannot be written once the segments have run: exit 1).
+stderr, exit 2 (a --gif or --html that cannot be written once the segments have run: exit 1).
 """
 
 import argparse
@@ -27,6 +28,7 @@ from .boardpath import PATH, parse_board, score_paths, solve_board
 from .boardpath import board_to_string as path_picture
 from .checkpoint import load_model, read_metadata
 from .cli_types import OneLineParser
+from .demo.page import check_page_path, run_page, write_page
 from .evaluation.inference import pick_device, run_segments
 from .evaluation.scaling import ensemble_paths, run_views, stop_rule, view_name
 from .evaluation.views import view_rules
@@ -63,6 +65,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the boards")
     parser.add_argument("--gif", help="also write the segments as an animated GIF to this file")
+    parser.add_argument("--html", help="also write the segments as a self-contained web page (the demo's viewer)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument(
         "--precision", choices=("auto", "fp32", "bf16"), default="auto", help="auto = fp32 (the original's numerics)"
@@ -85,7 +88,7 @@ def check_views(args, task) -> bool:
     if args.early_stop is not None and args.early_stop < 1:
         raise ValueError(f"--early-stop must be at least 1, got {args.early_stop}")
     scaled = args.views > 1 or args.ensemble is not None or args.early_stop is not None
-    for flag, given in (("--gif", args.gif is not None), ("--no-halt", args.no_halt),
+    for flag, given in (("--gif", args.gif is not None), ("--html", args.html is not None), ("--no-halt", args.no_halt),
                         ("--show-changes", args.show_changes)):  # fmt: skip
         if scaled and given:
             raise ValueError(f"{flag} follows one view segment by segment; it does not go with --views, --ensemble"
@@ -216,6 +219,8 @@ def main(argv=None) -> int:
             board, answer = choose_board(args, task)
         if args.gif is not None:
             check_writable(args.gif)
+        if args.html is not None:
+            check_page_path(args.html)
         models = [load_model(path, device=device).eval() for path in paths]
     except (ValueError, OSError) as error:
         print(f"infer: error: {error}", file=sys.stderr)
@@ -258,6 +263,8 @@ def main(argv=None) -> int:
     elif args.puzzle is not None:
         valid = validate_solution(puzzle, records[-1]["board"])
         print(f"Final board is a valid solution: {'yes' if valid else 'no'}")
+    if args.html is not None and write_html(args, task, puzzle, solution, records, max_segments):
+        return 1
     if args.gif is not None:
         frames = [sudoku_frame(puzzle, r["board"], solution, r["changed_cells"], caption(r)) for r in records]
         return write_gif(frames, args)
@@ -278,6 +285,18 @@ def write_gif(frames, args) -> int:
         return 1
     if not args.json:
         print(f"wrote {args.gif} ({len(frames)} frames)")
+    return 0
+
+
+def write_html(args, task, puzzle, answer, records, max_segments) -> int:
+    """Write --html (demo/page.py renders it); a file-system problem is one line and exit code 1."""
+    try:
+        write_page(args.html, run_page(task, puzzle, answer, records, max_segments, os.path.basename(args.checkpoint)))
+    except OSError as err:
+        print(f"infer: error: --html {args.html}: {err.strerror or err}", file=sys.stderr)
+        return 1
+    if not args.json:
+        print(f"wrote {args.html} ({len(records)} segments)")
     return 0
 
 
@@ -376,6 +395,8 @@ def infer_board(args, task, model, board, answer, max_segments, device, autocast
             "halted_at": next((r["segment"] for r in records if r["halts"]), None),
             "solved": records[-1]["shortest_path"],
         }))  # fmt: skip
+    if args.html is not None and write_html(args, task, board, answer, records, max_segments):
+        return 1
     if args.gif is not None:
         return write_gif(frames, args)
     return 0

@@ -3,8 +3,8 @@
     python -m src.hrm.demo.browser docs/demo.png [--views 4]
 
 Serves the shipped checkpoints on a free local port, loads the page, solves a fixed Sudoku, waits for
-the last frame, and saves a screenshot (docs/demo.png is this command's). Needs Debian's `chromium` and `chromium-driver` packages and the
-`selenium` Python package.
+the last frame, and saves a screenshot (docs/demo.png is this command's). Needs Debian's `chromium` and
+`chromium-driver` packages and the `selenium` Python package.
 """
 
 import argparse

@@ -9,6 +9,12 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
+from ..evaluation.views import view_rules
+from .models import task_kind
+from .trace import SUDOKU, Problem, trace_from_records
+
 STATIC = Path(__file__).parent / "static"  # the page, its stylesheet and script: served by app.py, inlined here
 _STYLESHEET = '<link rel="stylesheet" href="/static/demo.css">'
 _SCRIPT = '<script src="/static/demo.js"></script>'
@@ -27,6 +33,16 @@ def standalone_page(trace: dict, title: str = "") -> str:
         if marker not in page:
             raise RuntimeError(f"static/index.html no longer holds {marker}; page.py inlines it")
     return page.replace(_STYLESHEET, f"<style>\n{css}</style>").replace(_SCRIPT, embedded)
+
+
+def run_page(task, puzzle, answer, records: list[dict], max_segments: int, title: str = "") -> str:
+    """The page of one `infer` run: its Task, puzzle and answer (the solution or shortest path; None when the
+    Sudoku has no unique one), and its per-segment records (segment, board, q_halt, q_continue, halts)."""
+    kind = task_kind(task)
+    size = 9 if kind == SUDOKU else task.config.board_size
+    answer = None if answer is None else np.asarray(answer).reshape(-1)
+    problem = Problem(kind, size, np.asarray(puzzle).reshape(-1), answer)
+    return standalone_page(trace_from_records(problem, view_rules(task), records, max_segments), title)
 
 
 def check_page_path(path: str, flag: str = "--html") -> None:

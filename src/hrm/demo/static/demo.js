@@ -322,13 +322,15 @@ function drawChart(view, segment) {
 }
 
 function play() {
+  const last = Number($("step").max);
   pause();
-  if (state.step >= Number($("step").max)) showStep(1);
+  if (state.step >= last) showStep(1);
+  if (state.step >= last) return;  // one frame: nothing to play
   $("viewer").dataset.playing = "true";
   $("play").innerHTML = "&#10074;&#10074;";
   state.timer = setInterval(() => {
-    if (state.step >= Number($("step").max)) return pause();
     showStep(state.step + 1);
+    if (state.step >= last) pause();
   }, FRAME_MS);
 }
 

@@ -11,7 +11,8 @@ Modes: `eager`, `compiled` (what `train --compile auto` uses on CUDA), `compiled
 `compiled-max-autotune` (Triton GEMM templates tuned per shape, with fused epilogues).
 `--profile` adds, per mode, the CUDA kernels that take the most time over 10 steps.
 
-    python bench/train_throughput.py [--steps 200] [--batch-size 512] [--modes eager,compiled] [--profile] [--data F]
+    python bench/train_throughput.py [--steps 200] [--batch-size 512] [--modes eager,compiled] [--profile]
+        [--data F [--puzzle-embeddings]]
 """
 
 import argparse
@@ -60,7 +61,7 @@ def measure(mode: str, args, device) -> dict:
         task = default_settings("sudoku")
         task["curriculum"]["start_stage"] = LAST_STAGE
     else:
-        task = {**default_settings("sudoku-dataset"), "data": args.data}
+        task = {**default_settings("sudoku-dataset"), "data": args.data, "puzzle_ids": args.puzzle_embeddings}
     config = TrainConfig(batch_size=args.batch_size, task=task)
     run = new_run(config, device)
     autocast = Autocast(device.type, torch.bfloat16 if device.type == "cuda" else None)
@@ -137,6 +138,7 @@ def main() -> None:
     parser.add_argument("--modes", default="eager,compiled", help=f"comma-separated: {', '.join(MODES)}")
     parser.add_argument("--profile", action="store_true", help="also list the kernels that take the most time")
     parser.add_argument("--data", help="time --task sudoku-dataset on this puzzle file instead of the default task")
+    parser.add_argument("--puzzle-embeddings", action="store_true", help="with --data: train's --puzzle-embeddings")
     args = parser.parse_args()
     unknown = [mode for mode in args.modes.split(",") if mode not in MODES]
     if unknown:
@@ -144,6 +146,8 @@ def main() -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     name = torch.cuda.get_device_name(0) if device.type == "cuda" else "CPU"
     task = f"stage {LAST_STAGE}" if args.data is None else f"sudoku-dataset {args.data}"
+    if args.puzzle_embeddings:
+        task += ", puzzle embeddings"
     print(f"device {name}, torch {torch.__version__}, batch {args.batch_size}, {args.steps} timed steps, {task}")
     print(f"{'mode':<20}{'ms/step':>9}{'synced':>8}{'wait %':>8}{'TFLOP/s':>9}{'peak GiB':>10}{'first step s':>14}")
     for mode in args.modes.split(","):

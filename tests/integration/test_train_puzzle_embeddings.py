@@ -11,7 +11,7 @@ from src.hrm.checkpoint import load_model, load_training_state, training_state_p
 from src.hrm.evaluation.inference import predict_with_act
 from src.hrm.sudoku import generate_batch
 from src.hrm.sudoku.files import write_puzzle_csv
-from src.hrm.tasks import build_task
+from src.hrm.tasks import TaskError, build_task
 from src.hrm.train import main
 from src.hrm.training.config import RunOptions
 from src.hrm.training.loop import train
@@ -144,11 +144,20 @@ def test_the_cli_trains_and_refuses_what_does_not_fit(tmp_path, data, capsys):
         [*fresh, "--puzzle-embeddings"])
     assert "--puzzle-embeddings applies to --task sudoku-dataset, not boardpath" in one_line_error(
         [*fresh, "--task", "boardpath", "--puzzle-embeddings"])
-    assert "--puzzle-emb-lr applies with --puzzle-embeddings" in one_line_error([*fresh, *dataset, "--puzzle-emb-lr", "0.1"])
+    assert "--puzzle-emb-lr applies with --puzzle-embeddings" in one_line_error(
+        [*fresh, *dataset, "--puzzle-emb-lr", "0.1"])
     assert "--puzzle-emb-weight-decay applies with --puzzle-embeddings" in one_line_error(
         [*fresh, "--puzzle-emb-weight-decay", "0.5"])
     assert "must be at most 1" in one_line_error(
         [*fresh, *dataset, "--puzzle-embeddings", "--puzzle-emb-lr", "4", "--puzzle-emb-weight-decay", "0.5"])
     resumed = ["--out-dir", str(out), "--resume", "--max-steps", "3", *TINY]
-    assert "--puzzle-emb-lr 0.5 differs from the resumed run's 0.01" in one_line_error([*resumed, "--puzzle-emb-lr", "0.5"])
+    assert "--puzzle-emb-lr 0.5 differs from the resumed run's 0.01" in one_line_error(
+        [*resumed, "--puzzle-emb-lr", "0.5"])
     assert main([*resumed, "--puzzle-embeddings"]) == 0  # the same setting as the run's
+
+
+def test_several_ranks_are_refused_until_their_updates_are_combined(data, monkeypatch):
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.distributed, "get_world_size", lambda group=None: 2)
+    with pytest.raises(TaskError, match="--puzzle-embeddings trains in one process for now, not under torchrun"):
+        new_run(config_with_ids(data), CPU, workers=1)

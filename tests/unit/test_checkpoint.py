@@ -223,7 +223,8 @@ def test_a_table_that_does_not_match_the_config_is_named(tmp_path):
     path = _saved(make_model(tiny_config(puzzle_embeddings=6)), tmp_path / "m.safetensors")
     metadata = _metadata(path)
     config = json.loads(metadata["config"])
-    save_file(load_file(str(path)), str(path), metadata={**metadata, "config": json.dumps({**config, "puzzle_embeddings": 9})})
+    larger = json.dumps({**config, "puzzle_embeddings": 9})
+    save_file(load_file(str(path)), str(path), metadata={**metadata, "config": larger})
     assert "puzzle_embedding.weights has shape [6, 96], expected [9, 96]" in error_of(path)
     del config["puzzle_embeddings"]  # the table without the option
     save_file(load_file(str(path)), str(path), metadata={**metadata, "config": json.dumps(config)})

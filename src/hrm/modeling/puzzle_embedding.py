@@ -30,11 +30,13 @@ class PuzzleEmbedding(nn.Module):
         if ids is None:
             return torch.full((batch,), BLANK_ID, dtype=torch.long, device=device)
         if ids.shape != (batch,) or ids.dtype.is_floating_point or ids.dtype == torch.bool:
-            raise ValueError(f"puzzle ids must be an integer tensor of shape [{batch}], got {ids.dtype} {list(ids.shape)}")
+            got = f"{ids.dtype} {list(ids.shape)}"
+            raise ValueError(f"puzzle ids must be an integer tensor of shape [{batch}], got {got}")
         size = self.weights.shape[0]
         if batch and not bool(((ids >= 0) & (ids < size)).all()):
             bad = int(ids[(ids < 0) | (ids >= size)][0])
             raise ValueError(
-                f"puzzle id {bad} is out of range: this model knows ids 0..{size - 1} (0: a puzzle it was not trained on)"
+                f"puzzle id {bad} is out of range: this model knows ids 0..{size - 1}"
+                " (0: a puzzle it was not trained on)"
             )
         return ids.long()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 
 from ..checkpoint import (
     CheckpointError,
@@ -130,13 +131,17 @@ def _assemble(
     config: TrainConfig, task: Task, model: HRMACTInner, device: torch.device, rows: RowSource, ranks: Ranks | None
 ) -> Run:
     hidden = config.model.transformers.hidden_size
+    several_ranks = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    if model.puzzle_embedding is not None and several_ranks:
+        # Each rank would update its own copy of the table from its own rows' gradients: the copies would drift apart.
+        raise TaskError("--puzzle-embeddings trains in one process for now, not under torchrun")
     return Run(
         config=config,
         task=task,
         model=model,
         optimizer=build_optimizer(config.optimizer, model.parameters(), lr=config.lr, device=device),
         rows=rows,
-        carry=Carry.empty(config.batch_size, config.model.seq_len, hidden, device, bool(config.model.puzzle_embeddings)),
+        carry=Carry.empty(config.batch_size, config.model.seq_len, hidden, device, model.puzzle_embedding is not None),
         puzzle_optimizer=None if model.puzzle_embedding is None else SparseSignSGD(
             model.puzzle_embedding.weights, config.puzzle_emb_lr, config.puzzle_emb_weight_decay
         ),

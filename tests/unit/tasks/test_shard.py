@@ -4,6 +4,7 @@ import numpy as np
 import torch
 
 from src.hrm.sudoku import generate_batch
+from src.hrm.sudoku.files import write_puzzle_csv
 from src.hrm.tasks import Shard, build_task
 from src.hrm.tasks.sudoku_dataset import DatasetStream
 
@@ -44,3 +45,16 @@ def test_the_ranks_of_a_generated_run_draw_different_boards():
     alone.start()
     assert torch.equal(drawn[0], alone.draw(everyone, torch.Generator())[0])  # rank 0 is the one-process run
     assert not torch.equal(drawn[0], drawn[1])
+
+
+def test_a_ranks_progress_counts_every_ranks_rows_and_its_refills_its_own(tmp_path):
+    write_puzzle_csv(tmp_path / "rows.csv", PUZZLES, SOLUTIONS, np.zeros(len(PUZZLES), dtype=int), "generated")
+    task = build_task({"name": "sudoku-dataset", "data": str(tmp_path / "rows.csv")})
+    rows = task.rows(seed=0, batch_size=4, device=torch.device("cpu"), workers=1, shard=Shard(1, 2))
+    rows.start()
+    rows.draw(torch.ones(4, dtype=torch.bool), torch.Generator())
+    rows.observe(1, {"consumed": 4.0})
+    assert rows.rows_consumed() == 4 and rows.epoch() == 4 / 7  # alone: its own rows
+    rows.observe_run(9)  # read back with a step: both ranks' rows
+    assert rows.rows_consumed() == 9 and rows.epoch() == 9 / 7
+    assert rows.queue.known_consumed == [4]  # what its refills go by

@@ -62,10 +62,11 @@ def percent(value: float | None) -> str:
 
 def format_views(v: dict) -> str:
     """The --views lines of evaluate's report: beside the model alone, how answers were chosen, the cost."""
+    views = f"{v['views']} view{'s' if v['views'] > 1 else ''}"
     ensemble = f" of {v['checkpoints']} checkpoints" if v["checkpoints"] > 1 else ""
     stop = f"; {stop_rule(v['early_stop'])}: {v['stopped_early']} puzzles stopped early" if v["early_stop"] else ""
     lines = [
-        f"With {v['views']} views{ensemble}: solve rate {percent(v['solve_rate'])} (the model alone:"
+        f"With {views}{ensemble}: solve rate {percent(v['solve_rate'])} (the model alone:"
         f" {percent(v['solve_rate_alone'])}); the checker accepted {v['accepted']} answers, of which"
         f" {v['accepted_but_wrong']} wrong; {v['mean_agreeing']:.1f} views agreed on the answer on average",
         f"  {v['mean_segments']:.1f} segments per puzzle (all views){stop}; {v['puzzles_per_second']:.2f} puzzles/s",
@@ -113,6 +114,7 @@ def plot_curve(curve: dict, path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     points = curve["points"]
     series = {"all": [(p["views"], p["mean_segments"], p["solve_rate"]) for p in points]}
@@ -131,6 +133,7 @@ def plot_curve(curve: dict, path) -> None:
     by_views.set_xlabel("views K" + (f" (× {points[0]['checkpoints']} checkpoints)" if points[0]["checkpoints"] > 1
                                      else ""))  # fmt: skip
     by_segments.set_xscale("log", base=2)
+    by_segments.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
     by_segments.set_xlabel("segments spent per puzzle (all views)")
     for axes in (by_views, by_segments):
         axes.set_ylabel("solved (%)")

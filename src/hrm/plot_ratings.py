@@ -58,6 +58,7 @@ def plot_ratings(curves: list[RatingCurve], out, title: str | None = None) -> No
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     largest = max(max(c.counts) for c in curves)
@@ -65,7 +66,10 @@ def plot_ratings(curves: list[RatingCurve], out, title: str | None = None) -> No
         sizes = [12 + 120 * n / largest for n in curve.counts]
         (line,) = ax.plot(curve.lower_edges, [100 * r for r in curve.solve_rates], label=curve.label)
         ax.scatter(curve.lower_edges, [100 * r for r in curve.solve_rates], s=sizes, color=line.get_color())
-    ax.set_xscale("symlog", linthresh=10)
+    ax.set_xscale("symlog", linthresh=10)  # ratings run from 0 to hundreds: linear to 10, logarithmic above
+    edges = sorted({edge for curve in curves for edge in curve.lower_edges})
+    ax.set_xticks(edges, [str(edge) for edge in edges], minor=False)
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_xlabel("rating (the solver's guesses; bucket's lowest rating)")
     ax.set_ylabel("solved under ACT halting (%)")
     ax.set_ylim(0, 100)

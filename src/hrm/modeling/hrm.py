@@ -27,6 +27,17 @@ class TransformerConfig:
     rope_theta: float = 10000.0
     # None: the reference's width (768 for the defaults). 512 reproduces the compiled Swift program.
     intermediate_size: int | None = None
+    # Not in the original (seeds 000, 002): dropout on the attention and MLP branches before the residual add, in
+    # training mode only. 0: none, the original's block.
+    dropout: float = 0.0
+    # Not in the original (seed 000): blocks of the high- and low-level reasoners where they differ. None: num_layers.
+    high_layers: int | None = None
+    low_layers: int | None = None
+
+    @property
+    def depths(self) -> tuple[int, int]:
+        """Blocks of the (high-level, low-level) reasoners."""
+        return tuple(self.num_layers if n is None else n for n in (self.high_layers, self.low_layers))
 
 
 @dataclass
@@ -36,6 +47,10 @@ class ACTConfig:
     # Not in the original: the seeds' fixed think time. Every row runs exactly this many segments in
     # training and inference, and the Q head's halt decisions are ignored. None: ACT halting.
     fixed_segments: int | None = None
+
+
+# Position encodings: the original's rotary embedding, a learned table of absolute positions, or both (seeds 000, 002).
+POS_ENCODINGS = ("rope", "learned", "rope+learned")
 
 
 @dataclass
@@ -51,16 +66,33 @@ class HRMACTModelConfig:
     # Not in the original: rows of a learned per-puzzle embedding table (ids 0..n-1, 0 = unknown), its vector
     # placed after the CLS token. 0: none, the original's model.
     puzzle_embeddings: int = 0
+    # Not in the original: how the model knows positions (POS_ENCODINGS). "rope": the original's.
+    pos_encoding: str = "rope"
+    # Not in the original (seed 002): the initial states are trained. False: frozen random draws, the original's.
+    learned_initial_states: bool = False
 
     @property
     def positions(self) -> int:
         """Length of the hidden states: the CLS token, the puzzle embedding if any, the tokens."""
         return 1 + (PUZZLE_POSITIONS if self.puzzle_embeddings else 0) + self.seq_len
 
+    @property
+    def rotary(self) -> bool:
+        return "rope" in self.pos_encoding.split("+")
+
+    @property
+    def learned_positions(self) -> bool:
+        return "learned" in self.pos_encoding.split("+")
+
     def to_dict(self) -> dict:
+        """The config as JSON-ready data, without the options that are off: the original's model keeps the original's
+        config, in files too, and files written before an option existed read back as they were."""
         data = dataclasses.asdict(self)
-        if not self.puzzle_embeddings:  # the original's model keeps the original's config, in files too
-            del data["puzzle_embeddings"]
+        for section, defaults in _OPTIONS_OFF.items():
+            owner = data[section] if section else data
+            for name, default in defaults.items():
+                if owner[name] == default:
+                    del owner[name]
         return data
 
     @classmethod
@@ -73,6 +105,13 @@ class HRMACTModelConfig:
         transformers = TransformerConfig(**data.pop("transformers", {}))
         act = ACTConfig(**data.pop("act", {}))
         return cls(transformers=transformers, act=act, **data)
+
+
+# The options beyond the original, by config section, at their "off" values.
+_OPTIONS_OFF = {
+    "": {"puzzle_embeddings": 0, "pos_encoding": "rope", "learned_initial_states": False},
+    "transformers": {"dropout": 0.0, "high_layers": None, "low_layers": None},
+}
 
 
 @dataclass
@@ -99,16 +138,18 @@ class HRMACTBlock(nn.Module):
             config.hidden_size, head_dim=config.hidden_size // config.num_heads, num_heads=config.num_heads
         )
         self.mlp = SwiGLU(config.hidden_size, config.expansion, config.intermediate_size)
+        # Without dropout, the identity: the original's block, drawing no random numbers.
+        self.dropout = nn.Dropout(config.dropout) if config.dropout else nn.Identity()
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        x = rms_norm(x + self.self_attn(x, cos, sin), self.norm_epsilon)
-        return rms_norm(x + self.mlp(x), self.norm_epsilon)
+    def forward(self, x: torch.Tensor, cos: torch.Tensor | None, sin: torch.Tensor | None) -> torch.Tensor:
+        x = rms_norm(x + self.dropout(self.self_attn(x, cos, sin)), self.norm_epsilon)
+        return rms_norm(x + self.dropout(self.mlp(x)), self.norm_epsilon)
 
 
 class HRMACTReasoner(nn.Module):
-    def __init__(self, config: TransformerConfig):
+    def __init__(self, config: TransformerConfig, num_layers: int):
         super().__init__()
-        self.blocks = nn.ModuleList(HRMACTBlock(config) for _ in range(config.num_layers))
+        self.blocks = nn.ModuleList(HRMACTBlock(config) for _ in range(num_layers))
 
     def forward(self, hidden_state, input_injection, cos, sin):
         x = hidden_state + input_injection
@@ -118,12 +159,13 @@ class HRMACTReasoner(nn.Module):
 
 
 class InitialHiddenStates(nn.Module):
-    """Frozen starting points of both reasoners: saved in checkpoints, never trained."""
+    """Starting points of both reasoners, saved in checkpoints: frozen random draws (the original's), or `trainable`
+    ones (an option) drawn the same way."""
 
-    def __init__(self, hidden_size: int):
+    def __init__(self, hidden_size: int, trainable: bool = False):
         super().__init__()
-        self.high_level = nn.Parameter(trunc_normal_init((hidden_size,), std=1.0), requires_grad=False)
-        self.low_level = nn.Parameter(trunc_normal_init((hidden_size,), std=1.0), requires_grad=False)
+        self.high_level = nn.Parameter(trunc_normal_init((hidden_size,), std=1.0), requires_grad=trainable)
+        self.low_level = nn.Parameter(trunc_normal_init((hidden_size,), std=1.0), requires_grad=trainable)
 
 
 class HRMACTInner(nn.Module):
@@ -141,17 +183,34 @@ class HRMACTInner(nn.Module):
             self.q_act_head.weight.zero_()
             self.q_act_head.bias.fill_(-5.0)
         self.q_act_head.to(torch.bfloat16)
-        self.rotary_emb = RotaryPositionEmbedding(head_dim, config.positions, config.transformers.rope_theta)
-        self.high_level_reasoner = HRMACTReasoner(config.transformers)
-        self.low_level_reasoner = HRMACTReasoner(config.transformers)
-        self.initial_hidden_states_params = InitialHiddenStates(hidden)
+        self.rotary_emb = (
+            RotaryPositionEmbedding(head_dim, config.positions, config.transformers.rope_theta) if config.rotary else None
+        )
+        high_layers, low_layers = config.transformers.depths
+        self.high_level_reasoner = HRMACTReasoner(config.transformers, high_layers)
+        self.low_level_reasoner = HRMACTReasoner(config.transformers, low_layers)
+        self.initial_hidden_states_params = InitialHiddenStates(hidden, trainable=config.learned_initial_states)
         # Created last and zero: the other parameters draw the same numbers with or without it.
         self.puzzle_embedding = PuzzleEmbedding(config.puzzle_embeddings, hidden) if config.puzzle_embeddings else None
+        # Created after everything else, for the same reason: learned absolute positions [positions, H], every
+        # position (CLS, puzzle, cells) initialised like the token embedding, as the HRM paper's code does.
+        self.position_embedding = (
+            Embedding(config.positions, hidden, init_std=hidden**-0.5) if config.learned_positions else None
+        )
 
     @property
     def initial_hidden_states(self) -> HiddenStates:
         params = self.initial_hidden_states_params
         return HiddenStates(high_level=params.high_level, low_level=params.low_level)
+
+    def restart(self, hidden_states: HiddenStates, rows: torch.Tensor) -> HiddenStates:
+        """`hidden_states` [B, T, H] with the `rows` [B] bool replaced by the initial states themselves (with learned
+        initial states, the path their gradient takes; see `forward`)."""
+        initial, rows = self.initial_hidden_states, rows[:, None, None]
+        return HiddenStates(
+            high_level=torch.where(rows, initial.high_level, hidden_states.high_level),
+            low_level=torch.where(rows, initial.low_level, hidden_states.low_level),
+        )
 
     def forward(
         self,
@@ -164,7 +223,7 @@ class HRMACTInner(nn.Module):
         the rows already looked up, `puzzle_vectors` [B, 1, H] (the trainer's, which takes their gradient)."""
         config = self.config
         hidden = config.transformers.hidden_size
-        cos, sin = self.rotary_emb.cos, self.rotary_emb.sin
+        cos, sin = (self.rotary_emb.cos, self.rotary_emb.sin) if self.rotary_emb is not None else (None, None)
 
         # CLS token at position 0, [the puzzle's embedding,] then the 81 cells; scaled by √H.
         cls = self.cls_token.expand(inputs.shape[0], 1, hidden)
@@ -176,7 +235,12 @@ class HRMACTInner(nn.Module):
             prefix.append(puzzle_vectors)
         elif puzzle_ids is not None or puzzle_vectors is not None:
             raise ValueError("this model has no puzzle embeddings; give no puzzle ids")
-        x = torch.cat([*prefix, self.input_embedding(inputs)], dim=1) * math.sqrt(hidden)  # [B, 82 (+1), H]
+        x = torch.cat([*prefix, self.input_embedding(inputs)], dim=1)  # [B, 82 (+1), H]
+        if self.position_embedding is not None:
+            # Learned absolute positions, added as the HRM paper's code adds them: the sum of two embeddings scaled by
+            # 1/√2 has the variance of one.
+            x = (x + self.position_embedding.embeddings) * math.sqrt(0.5)
+        x = x * math.sqrt(hidden)
 
         z_high, z_low = hidden_states.high_level, hidden_states.low_level
         with torch.no_grad():
@@ -187,6 +251,13 @@ class HRMACTInner(nn.Module):
 
         # 1-step gradient: only the last low- and high-level updates carry gradient.
         z_low, z_high = z_low.detach(), z_high.detach()
+        if config.learned_initial_states:
+            # The no-gradient cycles would stop every gradient to the initial states. Rows given them as parameters
+            # (`restart`: rows on their first segment) take the gradient at the last updates' inputs straight through
+            # the cycles, as if these were the identity. Adds zeros: the values do not change.
+            start = hidden_states
+            z_low = z_low + (start.low_level - start.low_level.detach())
+            z_high = z_high + (start.high_level - start.high_level.detach())
         z_low = self.low_level_reasoner(z_low, z_high + x, cos, sin)
         z_high = self.high_level_reasoner(z_high, z_low, cos, sin)
 

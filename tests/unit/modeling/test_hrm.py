@@ -434,11 +434,16 @@ def test_config_round_trips_through_json():
     restored = HRMACTModelConfig.from_dict(json.loads(json.dumps(config.to_dict())))
     assert restored == config
     assert isinstance(restored.transformers, TransformerConfig) and isinstance(restored.act, ACTConfig)
-    # The dataclass tree, less the puzzle-embedding option while it is off (the original's model, the original's
-    # config); on, it travels like any other field.
-    assert dataclasses.asdict(restored) == {**config.to_dict(), "puzzle_embeddings": 0}
+    # The dataclass tree, less the options beyond the original while they are off (the original's model, the
+    # original's config); on, they travel like any other field (tests/unit/modeling/test_hrm_options.py).
+    data = config.to_dict()
+    options_off = {"dropout": 0.0, "high_layers": None, "low_layers": None}
+    assert dataclasses.asdict(restored) == {
+        **data, "transformers": {**data["transformers"], **options_off},
+        "puzzle_embeddings": 0, "pos_encoding": "rope", "learned_initial_states": False,
+    }  # fmt: skip
     with_table = dataclasses.replace(config, puzzle_embeddings=5)
-    assert with_table.to_dict() == dataclasses.asdict(with_table)
+    assert with_table.to_dict() == {**data, "puzzle_embeddings": 5}
     assert HRMACTModelConfig.from_dict(json.loads(json.dumps(with_table.to_dict()))) == with_table
     # Missing fields take the defaults.
     assert HRMACTModelConfig.from_dict({"seq_len": 81}) == HRMACTModelConfig()

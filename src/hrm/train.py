@@ -25,6 +25,7 @@ from .tasks import DEFAULT_TASK, TASKS, TaskError, build_task, default_settings
 from .training.config import DEFAULT_KEEP_CHECKPOINTS, RunOptions, TrainConfig
 from .training.distributed import leads, quiet_other_ranks, say_own_error, start_ranks
 from .training.folder import RunFolderError, lock_run_folder, remove_partial_files
+from .training.halt_schedule import ExplorationSchedule, MaxStepsSchedule
 from .training.loop import train
 from .training.optimizer import OPTIMIZERS
 from .training.run import CHECKPOINT_NAME, TrainingError, file_sha256, new_run, resume_run
@@ -43,6 +44,8 @@ _RUN_FLAGS = {
     "halt_exploration": ("model", "act", "halt_exploration_probability"),
     "fixed_segments": ("model", "act", "fixed_segments"),
     "puzzle_emb_lr": ("puzzle_emb_lr",), "puzzle_emb_weight_decay": ("puzzle_emb_weight_decay",),
+    "halt_exploration_schedule": ("halt_exploration_schedule",),
+    "halt_max_steps_schedule": ("halt_max_steps_schedule",),
 }  # fmt: skip
 
 
@@ -53,6 +56,18 @@ def keep_count(text: str) -> int | None:
     if not text.strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer or all, got {text}")
     return int(text)
+
+
+def schedule_text(schedule: type):
+    """A halting schedule flag's type: its canonical text (as the run's config keeps it), or a one-line error."""
+
+    def parse(text: str) -> str:
+        try:
+            return str(schedule.parse(text))
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    return parse
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -124,6 +139,16 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--puzzle-emb-weight-decay", type=fraction,
         help=f"with --puzzle-embeddings: its decoupled weight decay (default: {defaults.puzzle_emb_weight_decay})",
     )  # fmt: skip
+    train_group.add_argument(
+        "--halt-exploration-schedule", type=schedule_text(ExplorationSchedule), metavar="START:END:STEPS",
+        help="anneal the halting exploration probability linearly from START to END over STEPS steps, then END"
+        " (default: the fixed --halt-exploration, as the original)",
+    )  # fmt: skip
+    train_group.add_argument(
+        "--halt-max-steps-schedule", type=schedule_text(MaxStepsSchedule), metavar="START:STEPS",
+        help="ACT curriculum: the training segment limit grows linearly from START to --halt-max-steps over STEPS"
+        " steps (default: --halt-max-steps from the start, as the original)",
+    )  # fmt: skip
     model_group = parser.add_argument_group("model (fixed for a run)")
     model_group.add_argument(
         "--variant", choices=tuple(VARIANTS),
@@ -191,6 +216,10 @@ def config_from_args(args, base: TrainConfig | None = None) -> TrainConfig:
             )
         owner[where[-1]] = value
     config = TrainConfig.from_dict(data)
+    if args.halt_exploration_schedule is not None and args.halt_exploration is not None:
+        raise TaskError(
+            "--halt-exploration-schedule sets the exploration probability of every step; drop --halt-exploration"
+        )
     for flag in ("puzzle_emb_lr", "puzzle_emb_weight_decay"):
         if getattr(args, flag) is not None and not config.task.get("puzzle_ids"):
             raise TaskError(f"--{flag.replace('_', '-')} applies with --puzzle-embeddings (--task sudoku-dataset)")
@@ -210,6 +239,17 @@ def _check_config(config: TrainConfig) -> None:
             f"--hidden-size {t.hidden_size} must split into {t.num_heads} heads of even size (rotary embedding)"
         )
     build_task(config.task)  # validates the task's settings
+    act = config.model.act
+    schedules = {"exploration": config.halt_exploration_schedule, "max-steps": config.halt_max_steps_schedule}
+    for flag, schedule in schedules.items():
+        if schedule is not None and act.fixed_segments is not None:
+            raise ValueError(f"--halt-{flag}-schedule schedules ACT halting, and --fixed-segments turns it off")
+    if config.halt_max_steps_schedule is not None:
+        start = MaxStepsSchedule.parse(config.halt_max_steps_schedule).start
+        if start >= act.halt_max_steps:
+            raise ValueError(
+                f"--halt-max-steps-schedule starts at {start}, which is not below --halt-max-steps {act.halt_max_steps}"
+            )
     if config.task.get("puzzle_ids") and config.puzzle_emb_lr * config.puzzle_emb_weight_decay > 1:
         raise ValueError(
             f"--puzzle-emb-lr {config.puzzle_emb_lr} times --puzzle-emb-weight-decay {config.puzzle_emb_weight_decay}"

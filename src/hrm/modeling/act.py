@@ -39,18 +39,26 @@ def training_halts(
     next_segments: torch.Tensor,
     explore_draw: torch.Tensor,
     min_halt_draw: torch.Tensor,
+    exploration_probability: torch.Tensor | None = None,
+    max_steps: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(is_halted, is_last) [B] bool for rows that have just run their `next_segments`-th segment, in training."""
+    """(is_halted, is_last) [B] bool for rows that have just run their `next_segments`-th segment, in training.
+
+    `exploration_probability`, `max_steps` (0-dim tensors): a halting schedule's values for this step, in place of
+    the config's halt_exploration_probability and halt_max_steps (src/hrm/training/halt_schedule.py).
+    """
     if act.fixed_segments is not None:
         # Fixed think time: every row stops after exactly fixed_segments segments, whatever the Q head says.
         is_last = next_segments >= act.fixed_segments
         return is_last, is_last
     # Strictly greater: the original forces a halt on the 17th segment in training (haltMaxSteps = 16),
-    # while its `infer` runs at most 16 segments.
-    is_last = next_segments > act.halt_max_steps
+    # while its `infer` runs at most 16 segments. Under a growing limit, a row carried from a step with a lower
+    # one is below it; `>` halts any row past it all the same.
+    is_last = next_segments > (act.halt_max_steps if max_steps is None else max_steps)
     is_halted = is_last | (q_halt > q_continue)
     # Exploration: with probability p a row must run more than min_halt ~ U{2..halt_max_steps} segments.
-    explore = explore_draw < act.halt_exploration_probability
+    probability = act.halt_exploration_probability if exploration_probability is None else exploration_probability
+    explore = explore_draw < probability
     min_halt = torch.where(explore, min_halt_draw, torch.zeros_like(min_halt_draw))
     is_halted = (is_halted & (next_segments > min_halt)) | is_last  # the limit holds whatever exploration drew
     return is_halted, is_last

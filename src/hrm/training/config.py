@@ -35,6 +35,10 @@ class TrainConfig:
     # --init-from: the checkpoint whose weights replaced the drawn ones at step 0 ({"path", "sha256"}), else None.
     # Only the weights: the optimizer, rows and carry start fresh.
     init_from: dict | None = None
+    # Not in the original: halting schedules, as their flag texts (src/hrm/training/halt_schedule.py): the
+    # exploration probability and the training segment limit by step. None: the model's fixed values.
+    halt_exploration_schedule: str | None = None
+    halt_max_steps_schedule: str | None = None
 
     def to_dict(self) -> dict:
         return {**dataclasses.asdict(self), "model": self.model.to_dict()}

@@ -45,10 +45,12 @@ def train_step(run: Run, autocast: Autocast, loss_fn=segment_loss) -> torch.Tens
     puzzle_vectors = None
     if run.puzzle_optimizer is not None:
         puzzle_vectors = model.puzzle_embedding(carry.puzzle_ids).detach().requires_grad_()
+    # Halting schedules: this step's exploration probability and segment limit, as device tensors.
+    halting = () if run.halt_schedule is None else run.halt_schedule.values()
     with autocast():
         result = loss_fn(
             model, carry.hidden_states, carry.inputs, carry.targets, carry.segments, explore_draw, min_halt_draw,
-            run.task.loss_mask(carry.inputs), puzzle_vectors,
+            run.task.loss_mask(carry.inputs), puzzle_vectors, *halting,
         )  # fmt: skip
     result.loss.backward()
     if run.ranks is not None:  # several ranks: each gradient becomes the ranks' mean (see distributed.py)
@@ -57,6 +59,8 @@ def train_step(run: Run, autocast: Autocast, loss_fn=segment_loss) -> torch.Tens
     if run.puzzle_optimizer is not None:
         run.puzzle_optimizer.step(carry.puzzle_ids, puzzle_vectors.grad)
     run.optimizer.zero_grad(set_to_none=True)
+    if run.halt_schedule is not None:
+        run.halt_schedule.advance()
 
     fresh_inputs, fresh_targets, *fresh_ids = run.rows.draw(result.is_halted, run.generator)  # ids: rows with ids
     carry.advance(
@@ -130,6 +134,7 @@ def train(run: Run, options: RunOptions) -> Run:
             "puzzles": puzzles, "halted": int(values["halted"]), "wait_fraction": waited / max(until - began, 1e-9),
             "puzzles_per_second": (puzzles - start_rows) / max(until - started, 1e-9),
             "elapsed": elapsed_at_start + until - started,
+            **({} if run.halt_schedule is None else run.halt_schedule.record(step)),
         })  # fmt: skip
         for line in announcements:
             reporter.announce(line)

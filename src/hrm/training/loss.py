@@ -59,12 +59,15 @@ def segment_loss(
     min_halt_draw: torch.Tensor,
     loss_mask: torch.Tensor | None = None,
     puzzle_vectors: torch.Tensor | None = None,
+    exploration_probability: torch.Tensor | None = None,
+    max_steps: torch.Tensor | None = None,
 ) -> SegmentLoss:
     """`sudoku_loss` with its random draws given: free of generators, so torch.compile takes it whole.
 
     loss_mask [B, L] bool: the positions the output loss counts (the task's; None: Sudoku's blanks). The
     others count as correct in the accuracy, as the original counts the givens. puzzle_vectors [B, 1, H]:
     a model with puzzle embeddings, the rows' table rows (the trainer reads their gradient).
+    exploration_probability, max_steps: 0-dim tensors, a halting schedule's values (see `training_halts`).
     """
     act = model.config.act
     output = model(hidden_states, board_inputs, puzzle_vectors=puzzle_vectors)
@@ -81,7 +84,9 @@ def segment_loss(
 
     q_halt, q_continue = output.q_act_halt.float(), output.q_act_continue.float()
     next_segments = segments + 1
-    is_halted, is_last = training_halts(act, q_halt, q_continue, next_segments, explore_draw, min_halt_draw)
+    is_halted, is_last = training_halts(
+        act, q_halt, q_continue, next_segments, explore_draw, min_halt_draw, exploration_probability, max_steps
+    )
 
     # Q-learning target for "continue": the value of the next segment, seen from this segment's states.
     with torch.no_grad():

@@ -23,6 +23,7 @@ from ..tasks import RowSource, Task, TaskError, build_task
 from .carry import Carry
 from .config import TrainConfig
 from .distributed import Ranks, check_ranks, rank_state_path, saved_ranks, shard_of
+from .halt_schedule import HaltingSchedule
 from .optimizer import build_optimizer
 from .sign_sgd import SparseSignSGD
 
@@ -49,6 +50,7 @@ class Run:
     waited: float = 0.0  # of which waiting for rows
     puzzle_optimizer: SparseSignSGD | None = None  # the puzzle-embedding table's own optimizer, if the model has one
     ranks: Ranks | None = None  # a data-parallel run (torchrun): this process's rank; None: one process
+    halt_schedule: HaltingSchedule | None = None  # the halting schedules on the device, if the run has any
 
     def close(self) -> None:
         self.rows.close()
@@ -147,6 +149,9 @@ def _assemble(
         ),
         generator=torch.Generator(device=device).manual_seed(shard_of(ranks).seed(config.seed) + 1),
         ranks=ranks,
+        halt_schedule=HaltingSchedule.of(
+            config.halt_exploration_schedule, config.halt_max_steps_schedule, config.model.act.halt_max_steps, device
+        ),
     )
 
 
@@ -229,6 +234,8 @@ def resume_run(out_dir: Path, device: torch.device, workers: int | None = None, 
         rows = task.rows(config.seed, config.batch_size, device, workers, meta["rows"], shard_of(ranks))
         run = _assemble(config, task, model, device, rows, ranks)
         run.step = int(meta["step"])
+        if run.halt_schedule is not None:
+            run.halt_schedule.start(run.step)
         run.elapsed, run.waited = float(meta["elapsed_seconds"]), float(meta["waited_seconds"])
         run.carry.load_state_dict(_with_prefix(tensors, "carry."))
         run.rows.load_state_dict(tensors)

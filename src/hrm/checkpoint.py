@@ -21,6 +21,7 @@ from safetensors.torch import save as serialize
 from torch import nn
 
 from .modeling import HRMACTInner, HRMACTModelConfig, TransformerConfig
+from .modeling.hrm import POS_ENCODINGS
 from .modeling.linear import Linear
 from .modeling.rotary import RotaryPositionEmbedding
 from .modeling.swiglu import intermediate_size
@@ -102,8 +103,19 @@ def save_model(model: HRMACTInner, path, dtype: torch.dtype | None = None, metad
 def export_swift(model: HRMACTInner, path) -> None:
     """Write `model` in the layout the original MLX Swift program loads (section 4 of the reference)."""
     model = _unwrap(model)
-    if model.config.puzzle_embeddings:
-        raise ValueError("the original program has no puzzle embeddings; a model with them cannot be exported for it")
+    config = model.config
+    # Dropout changes nothing at inference, and trained initial states are saved where the original reads its own.
+    beyond = [
+        what
+        for what, used in (
+            ("puzzle embeddings", config.puzzle_embeddings),
+            ("learned positions", config.learned_positions),
+            ("reasoners of different depths", len(set(config.transformers.depths)) > 1),
+        )
+        if used
+    ]
+    if beyond:
+        raise ValueError(f"the original program has no {' or '.join(beyond)}; such a model cannot be exported for it")
     skeleton = _skeleton(model.config)
     dtypes = {name: tensor.dtype for name, tensor in skeleton.state_dict().items()}
     linear_weights = _linear_weight_names(skeleton)
@@ -255,9 +267,9 @@ def _check_config(path: Path, config: HRMACTModelConfig, tensors: dict[str, torc
         "seq_len": config.seq_len, "vocab_size": config.vocab_size, "high_level_cycles": config.high_level_cycles,
         "low_level_cycles": config.low_level_cycles, "num_layers": t.num_layers, "hidden_size": t.hidden_size,
         "num_heads": t.num_heads, "intermediate_size": t.intermediate_size, "halt_max_steps": act.halt_max_steps,
-        "fixed_segments": act.fixed_segments,
+        "fixed_segments": act.fixed_segments, "high_layers": t.high_layers, "low_layers": t.low_layers,
     }  # fmt: skip
-    optional = ("intermediate_size", "fixed_segments")
+    optional = ("intermediate_size", "fixed_segments", "high_layers", "low_layers")
     problems = [
         f"{name} {value!r} is not a positive integer"
         for name, value in counts.items()
@@ -272,12 +284,20 @@ def _check_config(path: Path, config: HRMACTModelConfig, tensors: dict[str, torc
     rows = config.puzzle_embeddings
     if type(rows) is not int or not 0 <= rows <= MAX_PUZZLE_EMBEDDINGS:
         problems.append(f"puzzle_embeddings {rows!r} is not a table size from 0 to {MAX_PUZZLE_EMBEDDINGS}")
+    if type(config.pos_encoding) is not str or config.pos_encoding not in POS_ENCODINGS:
+        problems.append(f"pos_encoding {config.pos_encoding!r} is not one of {', '.join(POS_ENCODINGS)}")
+    if type(t.dropout) not in (int, float) or not 0 <= t.dropout < 1:
+        problems.append(f"dropout {t.dropout!r} is not a probability from 0 to below 1")
+    if type(config.learned_initial_states) is not bool:
+        problems.append(f"learned_initial_states {config.learned_initial_states!r} is not true or false")
     if not problems:
         blocks = len({int(match.group(1)) for key in tensors if (match := _ANY_BLOCK.match(key))})
         if t.hidden_size % t.num_heads or (t.hidden_size // t.num_heads) % 2:
             problems.append(f"hidden_size {t.hidden_size} does not split into {t.num_heads} heads of even size")
-        if t.num_layers > blocks:
-            problems.append(f"num_layers {t.num_layers}, but the file holds blocks for {blocks}")
+        # A bound on what gets built; which blocks are missing, the key check names.
+        for name, depth in (("high_layers", t.high_layers), ("low_layers", t.low_layers), ("num_layers", t.num_layers)):
+            if depth is not None and depth > blocks:
+                problems.append(f"{name} {depth}, but the file holds blocks for {blocks}")
         if config.seq_len > MAX_SEQ_LEN:
             problems.append(f"seq_len {config.seq_len} is above {MAX_SEQ_LEN} positions")
     if problems:
@@ -368,8 +388,8 @@ def _collect_state(
             tensor = tensors[key].t() if name in linear_weights else tensors[key]
             # Float32 master weights (and the bf16 Q head), whatever precision the file stored.
             state[name] = tensor.to(expected[name].dtype).contiguous()
-    recomputed = _rotary_tables(skeleton.config)
-    for name in _ROTARY:
+    recomputed = _rotary_tables(skeleton.config) if skeleton.rotary_emb is not None else {}
+    for name in recomputed:
         if name not in state:
             state[name] = recomputed[name]
         elif not torch.equal(state[name], recomputed[name]):

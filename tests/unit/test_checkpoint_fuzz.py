@@ -21,11 +21,13 @@ CONFIG_FIELDS = [
     ("transformers", "num_layers"), ("transformers", "hidden_size"), ("transformers", "num_heads"),
     ("transformers", "expansion"), ("transformers", "norm_epsilon"), ("transformers", "rope_theta"),
     ("transformers", "intermediate_size"), ("act", "halt_max_steps"), ("act", "halt_exploration_probability"),
-    ("act", "fixed_segments"), ("puzzle_embeddings",),
+    ("act", "fixed_segments"), ("puzzle_embeddings",), ("pos_encoding",), ("learned_initial_states",),
+    ("transformers", "dropout"), ("transformers", "high_layers"), ("transformers", "low_layers"),
 ]  # fmt: skip
 ABSURD = st.sampled_from([0, -1, 10**9, 10**18, 2**63, 10**30, 1e300, float("inf"), float("nan"), -0.0])
 VALUES = (
     st.integers(-2, 260) | ABSURD | st.floats(allow_nan=True) | st.booleans() | st.none() | st.text(max_size=3)
+    | st.sampled_from(["rope", "learned", "rope+learned"])
     | st.lists(st.integers(0, 3), max_size=2) | st.dictionaries(st.text(max_size=2), st.integers(0, 3), max_size=1)
 )  # fmt: skip
 JSON = st.recursive(
@@ -69,7 +71,8 @@ def check(path) -> None:
             if name in tensors:
                 assert torch.equal(tensor, tensors[name].to(tensor.dtype)), name
     t = model.config.transformers
-    assert isinstance(t.hidden_size, int) and t.num_layers == len(model.high_level_reasoner.blocks)
+    depths = (len(model.high_level_reasoner.blocks), len(model.low_level_reasoner.blocks))
+    assert isinstance(t.hidden_size, int) and t.depths == depths
 
 
 def rewrite(source, target, metadata=None, change=None) -> None:

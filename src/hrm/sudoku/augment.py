@@ -7,7 +7,8 @@ valid grids and uniquely solvable puzzles to uniquely solvable puzzles (the solu
 along), so one puzzle stands for up to 9!·2·6⁸ ≈ 1.2·10¹² training rows.
 
 Transformations are drawn from counter-based keys (one uint64 per row), so row i of an
-augmented stream depends only on (seed, i), never on how the stream was cut into batches.
+augmented stream depends only on (seed, i), never on how the stream was cut into batches;
+with a fixed number of copies per puzzle (train --num-aug), copy j of puzzle i on (seed, i, j).
 """
 
 from dataclasses import dataclass
@@ -55,6 +56,13 @@ def row_keys(seed: int, indices) -> np.ndarray:
     indices = np.asarray(indices, dtype=np.uint64)
     with np.errstate(over="ignore"):
         return _splitmix64(_splitmix64(np.full(indices.shape, seed & (2**64 - 1), dtype=np.uint64)) ^ indices)
+
+
+def copy_keys(seed: int, rows, copies) -> np.ndarray:
+    """One uint64 key per (row, copy): a hash of (seed, row, copy), so copy j of row i is the same transformation
+    in every epoch and for any number of copies."""
+    copies = np.asarray(copies, dtype=np.uint64)
+    return _splitmix64(row_keys(seed, rows) ^ _splitmix64(copies))
 
 
 def identity(count: int) -> Transform:

@@ -3,6 +3,8 @@
 Each epoch visits every row once in a seeded shuffled order; row i of the stream gets its
 own seeded transformation (digit relabelling, transpose, band/stack and row/column
 permutations), so a resumed run sees exactly the rows an uninterrupted one would.
+`--num-aug K` (seed 000, the HRM paper's augmented data sets) fixes K transformed copies of each row
+instead: an epoch visits all K·N of them, copy j of row i always transformed the same way.
 `--train-size N` keeps a seeded subset of N rows, as the HRM paper's 1,000 examples.
 """
 
@@ -15,12 +17,14 @@ import torch
 
 from ..cli_types import non_negative_int, positive_int
 from ..sudoku import count_solutions_batch, solve_batch
-from ..sudoku.augment import random_transforms, row_keys
+from ..sudoku.augment import copy_keys, random_transforms, row_keys
 from ..sudoku.files import PuzzleFileError, PuzzleSet, read_puzzle_file
 from .base import Shard, StreamRows, TaskError
 from .sudoku import SudokuBoards
 
 HF_PREFIX = "hf://"
+# Entries of a --num-aug epoch, K·N: its shuffled order is an int64 array (512 MiB at this size).
+MAX_EPOCH_ENTRIES = 2**26
 
 
 @dataclass
@@ -33,6 +37,9 @@ class SudokuDatasetConfig:
     # Rows carry their puzzle's id, its index in the training rows + 1 (all its augmentations share it), and the
     # model gets a learned embedding per id (train --puzzle-embeddings; see docs/architecture.md).
     puzzle_ids: bool = False
+    # Not in the original: K fixed augmented copies of each row per epoch (seed 000's --num-aug); None: every row
+    # drawn gets a fresh transformation.
+    num_aug: int | None = None
 
     @classmethod
     def from_dict(cls, data: dict) -> "SudokuDatasetConfig":
@@ -43,7 +50,7 @@ class SudokuDatasetTask(SudokuBoards):
     name = "sudoku-dataset"
     Config = SudokuDatasetConfig
     FLAGS = {"data": "data", "min_rating": "min_rating", "max_rating": "max_rating", "train_size": "train_size",
-             "augment": "augment", "puzzle_embeddings": "puzzle_ids"}
+             "augment": "augment", "puzzle_embeddings": "puzzle_ids", "num_aug": "num_aug"}
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -60,6 +67,11 @@ class SudokuDatasetTask(SudokuBoards):
             help="a fresh seeded symmetry of the puzzle for every row drawn (default: on)",
         )  # fmt: skip
         group.add_argument(
+            "--num-aug", type=positive_int, metavar="K",
+            help="K fixed augmented copies of each row, every epoch the same (an epoch: K times the rows);"
+            " default: a fresh symmetry for every row drawn",
+        )  # fmt: skip
+        group.add_argument(
             "--puzzle-embeddings", action="store_true", default=None,
             help="a learned embedding per training puzzle, trained by sign-SGD (default: off; see --puzzle-emb-lr)",
         )  # fmt: skip
@@ -70,6 +82,10 @@ class SudokuDatasetTask(SudokuBoards):
             raise TaskError("--task sudoku-dataset needs --data FILE (or hf://sapientinc/sudoku-extreme)")
         if config.min_rating is not None and config.max_rating is not None and config.min_rating > config.max_rating:
             raise TaskError(f"--min-rating {config.min_rating} is above --max-rating {config.max_rating}")
+        if config.num_aug is not None and not config.augment:
+            raise TaskError(f"--num-aug {config.num_aug} fixes augmented copies of each row; drop --no-augment")
+        if config.num_aug is not None and config.num_aug < 1:
+            raise TaskError(f"--num-aug must be a positive integer, got {config.num_aug}")
         self._loaded: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # by seed: a file is read and solved once
 
     def num_puzzle_ids(self, seed: int) -> int:
@@ -98,24 +114,34 @@ class SudokuDatasetTask(SudokuBoards):
         if meta is not None and meta["fingerprint"] != fingerprint:
             raise TaskError(f"{self.config.data}: its rows differ from those the run started with; a run keeps its data")
         taken = 0 if meta is None else meta["taken"]
-        stream = DatasetStream(puzzles, solutions, seed, self.config.augment, taken, shard)
+        copies = self.config.num_aug
+        if copies is not None and copies * len(puzzles) > MAX_EPOCH_ENTRIES:
+            raise TaskError(
+                f"--num-aug {copies} makes an epoch of {copies * len(puzzles):,} entries from {len(puzzles):,} rows,"
+                f" over the {MAX_EPOCH_ENTRIES:,} it may hold; lower --num-aug or --train-size"
+            )
+        stream = DatasetStream(puzzles, solutions, seed, self.config.augment, taken, shard, copies)
         return DatasetRows(stream, fingerprint, batch_size, device, self.config.puzzle_ids)
 
 
 class DatasetStream:
     """Row i of an endless stream: epoch i // N visits the rows in a seeded order, each with its own symmetry.
 
-    Rank r of a data-parallel run takes rows r, r + count, ... of that one stream (`shard`); `taken` counts its own.
+    With `copies` K (--num-aug), an epoch visits K·N entries in a seeded order, entry e being copy e // N of row
+    e % N, transformed by the key of (seed, row, copy). Rank r of a data-parallel run takes rows r, r + count, ... of
+    that one stream (`shard`); `taken` counts its own.
     """
 
     def __init__(self, puzzles: np.ndarray, solutions: np.ndarray, seed: int, augment: bool, taken: int = 0,
-                 shard: Shard = Shard()):
+                 shard: Shard = Shard(), copies: int | None = None):
         self.puzzles, self.solutions = puzzles, solutions
         self.seed, self.augment, self.taken, self.shard = seed, augment, int(taken), shard
+        self.copies = copies
         self._orders: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
-        return len(self.puzzles)
+        """Entries of an epoch: the rows, or K copies of each."""
+        return len(self.puzzles) * (self.copies or 1)
 
     def order(self, epoch: int) -> np.ndarray:
         """The rows of an epoch in the order they are drawn."""
@@ -129,13 +155,15 @@ class DatasetStream:
         """(puzzles, solutions) int8 [n, 81] at stream positions `indices`, and their puzzle ids int64 [n]: the
         row's index in the training rows + 1 (0 is the blank id of a puzzle from elsewhere)."""
         epochs, positions = np.divmod(indices, len(self))
-        picked = np.empty(len(indices), dtype=np.int64)
+        entries = np.empty(len(indices), dtype=np.int64)
         for epoch in np.unique(epochs):
             where = epochs == epoch
-            picked[where] = self.order(int(epoch))[positions[where]]
+            entries[where] = self.order(int(epoch))[positions[where]]
+        copy, picked = np.divmod(entries, len(self.puzzles))
         puzzles, solutions = self.puzzles[picked], self.solutions[picked]
         if self.augment:
-            transform = random_transforms(row_keys(self.seed, indices))
+            keys = row_keys(self.seed, indices) if self.copies is None else copy_keys(self.seed, picked, copy)
+            transform = random_transforms(keys)
             puzzles, solutions = transform.apply(puzzles), transform.apply(solutions)
         return puzzles, solutions, picked + 1
 

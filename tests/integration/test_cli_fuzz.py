@@ -175,6 +175,10 @@ def test_infer_flags(files, capsys, data):
         "--seed": (["0", "-1", *INT[0]], BAD), "--max-segments": SMALL, "--no-halt": ([None], []),
         "--show-changes": ([None], []), "--json": ([None], []),
         "--gif": ([str(files / "out.gif")], ["/proc/hrm/out.gif", "/proc/out.gif", str(files / "dir")]),
+        "--html": ([str(files / "out.html")], ["/proc/hrm/out.html", str(files / "dir")]),
+        "--views": (["1", "2", "4"], ["9", "0", "-1"]), "--early-stop": (["1", "2"], ["0", "-1", "x"]),
+        "--ensemble": ([str(files / "sudoku.safetensors")], [str(files / n) for n in ("boardpath.safetensors",
+                       "missing.safetensors", "corrupt.safetensors", "dir")] + [""]),
         "--device": (["cpu"], ["cuda", "x"]), "--precision": (["fp32", "bf16"], ["x"]),
     }  # fmt: skip
     bases = {"sudoku": [["easy"], ["extreme"], ["EASY "], [], ["x"]], "boardpath": [[], [], ["easy"]]}
@@ -191,6 +195,10 @@ def test_evaluate_flags(files, capsys, data):
         "--num": SMALL, "--seed": (["0", "-1", *INT[0]], BAD), "--workers": SMALL, "--limit": INT,
         "--min-rating": INT, "--max-rating": INT, "--rating-buckets": (["0,10", "0", "1,2,3"], ["10,0", "x", ""]),
         "--min-path": SMALL, "--batch-size": INT, "--segments": SMALL, "--views": (["1", "2", "8"], ["9", "0", "-1"]),
+        "--max-segments": SMALL, "--early-stop": (["1", "2"], ["0", "-1", "x"]),
+        "--ensemble": ([str(files / "sudoku.safetensors")], [str(files / n) for n in ("boardpath.safetensors",
+                       "missing.safetensors", "corrupt.safetensors", "dir")] + [""]),
+        "--views-curve": (["1,2"], ["0,1", "x", ""]), "--curve-out": ([str(files / "curve")], ["/proc/hrm/curve"]),
         "--device": (["cpu"], ["cuda", "x"]), "--precision": (["fp32", "bf16"], []), "--json": ([None], []),
     }  # fmt: skip
     good_csv = str(files / "good.csv")

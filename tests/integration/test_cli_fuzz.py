@@ -121,12 +121,15 @@ def test_train_flags(files, tmp_path, monkeypatch, capsys, data):
         "--hidden-size": SIZE, "--num-heads": SIZE, "--num-layers": SMALL, "--intermediate-size": SIZE,
         "--high-cycles": SMALL, "--low-cycles": SMALL, "--halt-max-steps": INT, "--halt-exploration": NUMBER,
         "--fixed-segments": INT, "--variant": (["tiny", "micro"], ["x"]),
+        "--halt-exploration-schedule": (["0.5:0.1:10", "0:1:1"], ["0.5:0.1", "2:0:5", "0.5:0.1:0", *BAD]),
+        "--halt-max-steps-schedule": (["1:5", "2:1"], ["0:5", "3", "x:1", "1:5:5", *BAD]),
     }  # fmt: skip
     own = {
         "sudoku": {"--curriculum-window": (["1", "2", "300"], INT[1]), "--graduation-threshold": NUMBER,
                    "--graduation-min-steps": INT, "--start-stage": (["0", "4"], ["5", *BAD])},
         "sudoku-dataset": {"--data": data_files, "--min-rating": (["0", *INT[0]], INT[1]), "--max-rating": INT,
-                           "--train-size": SMALL, "--no-augment": ([None], []), "--max-epochs": NUMBER},
+                           "--train-size": SMALL, "--no-augment": ([None], []), "--max-epochs": NUMBER,
+                           "--num-aug": SMALL},
         "boardpath": {"--board-size": (["2", "3", "4"], BAD), "--wall-prob": (["0", "0.5"], NUMBER[1]),
                       "--min-path": SMALL},
     }  # fmt: skip

@@ -43,6 +43,13 @@ def fraction(text: str) -> float:
     return value
 
 
+def fraction_below_one(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {text}")
+    return value
+
+
 class OneLineParser(argparse.ArgumentParser):
     """Errors on one line, like every other error of the commands; the usage of many flags would bury them."""
 

@@ -18,8 +18,9 @@ import time
 from pathlib import Path
 
 from .checkpoint import CheckpointError, load_model
-from .cli_types import OneLineParser, fraction, non_negative_int, positive_float, positive_int
+from .cli_types import OneLineParser, fraction, fraction_below_one, non_negative_int, positive_float, positive_int
 from .evaluation.inference import pick_device
+from .modeling.hrm import POS_ENCODINGS
 from .modeling.variants import VARIANTS, variant_config
 from .tasks import DEFAULT_TASK, TASKS, TaskError, build_task, default_settings
 from .training.config import DEFAULT_KEEP_CHECKPOINTS, RunOptions, TrainConfig
@@ -38,7 +39,10 @@ _RUN_FLAGS = {
     "batch_size": ("batch_size",), "lr": ("lr",), "optimizer": ("optimizer",), "seed": ("seed",),
     "hidden_size": ("model", "transformers", "hidden_size"), "num_heads": ("model", "transformers", "num_heads"),
     "num_layers": ("model", "transformers", "num_layers"),
+    "high_layers": ("model", "transformers", "high_layers"), "low_layers": ("model", "transformers", "low_layers"),
     "intermediate_size": ("model", "transformers", "intermediate_size"),
+    "dropout": ("model", "transformers", "dropout"), "pos_encoding": ("model", "pos_encoding"),
+    "learned_initial_states": ("model", "learned_initial_states"),
     "high_cycles": ("model", "high_level_cycles"), "low_cycles": ("model", "low_level_cycles"),
     "halt_max_steps": ("model", "act", "halt_max_steps"),
     "halt_exploration": ("model", "act", "halt_exploration_probability"),
@@ -157,6 +161,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     model_group.add_argument("--hidden-size", type=positive_int, help=f"default: {t.hidden_size}")
     model_group.add_argument("--num-heads", type=positive_int, help=f"default: {t.num_heads}")
     model_group.add_argument("--num-layers", type=positive_int, help=f"blocks per reasoner (default: {t.num_layers})")
+    for level in ("high", "low"):
+        model_group.add_argument(
+            f"--{level}-layers", type=positive_int, help=f"blocks of the {level}-level reasoner (default: --num-layers)"
+        )
     model_group.add_argument(
         "--intermediate-size", type=positive_int, help="SwiGLU width (default: the reference's rule, 768 for 256)"
     )
@@ -168,6 +176,19 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--fixed-segments", type=positive_int,
         help="fixed think time: every row runs exactly this many segments and the Q head decides nothing"
         " (default: ACT halting, as the original)",
+    )  # fmt: skip
+    model_group.add_argument(
+        "--pos-encoding", choices=POS_ENCODINGS,
+        help="rope: the original's rotary embedding (default); learned: a table of absolute positions added to the"
+        " input embedding; rope+learned: both",
+    )  # fmt: skip
+    model_group.add_argument(
+        "--dropout", type=fraction_below_one, metavar="P",
+        help="dropout on the attention and MLP branches, in training only (default: 0, none, as the original)",
+    )  # fmt: skip
+    model_group.add_argument(
+        "--learned-initial-states", action="store_true", default=None,
+        help="train the initial states of both levels (default: fixed random draws, as the original)",
     )  # fmt: skip
     for task in TASKS.values():
         task.add_arguments(parser)
@@ -209,13 +230,14 @@ def config_from_args(args, base: TrainConfig | None = None) -> TrainConfig:
         owner = data
         for name in where[:-1]:
             owner = owner[name]
-        if base is not None and owner[where[-1]] != value:
+        if base is not None and (saved := _saved_setting(base, where)) != value:
             raise CheckpointError(
-                f"--{flag.replace('_', '-')} {value} differs from the resumed run's {owner[where[-1]]};"
-                " a run keeps its settings"
+                f"--{flag.replace('_', '-')} {value} differs from the resumed run's {saved}; a run keeps its settings"
             )
         owner[where[-1]] = value
     config = TrainConfig.from_dict(data)
+    t = config.model.transformers  # a level as deep as --num-layers is the default model, with its config
+    t.high_layers, t.low_layers = (None if n == t.num_layers else n for n in (t.high_layers, t.low_layers))
     if args.halt_exploration_schedule is not None and args.halt_exploration is not None:
         raise TaskError(
             "--halt-exploration-schedule sets the exploration probability of every step; drop --halt-exploration"
@@ -230,6 +252,17 @@ def config_from_args(args, base: TrainConfig | None = None) -> TrainConfig:
         config.task = task.settings()
         config.model.vocab_size, config.model.seq_len = task.vocab_size, task.seq_len
     return config
+
+
+def _saved_setting(config: TrainConfig, where: tuple[str, ...]):
+    """A resumed run's setting, read off its config (whose saved form leaves out the model options that are off); a
+    reasoner's depth left unset is --num-layers."""
+    value = config
+    for name in where:
+        value = value[name] if isinstance(value, dict) else getattr(value, name)
+    if where[-1] in ("high_layers", "low_layers") and value is None:
+        return config.model.transformers.num_layers
+    return value
 
 
 def _check_config(config: TrainConfig) -> None:

@@ -91,8 +91,9 @@ def outcome(main, argv, capsys) -> tuple[int, str]:
 NEW_RUN = train.new_run
 
 
-class _Sizable(Exception):
-    """A run this test would rather not build (a named large variant): its config was accepted."""
+class _Sizable(BaseException):
+    """A run this test would rather not build (a named large variant, or a depth such as "\u0663", which int() reads as
+    3): its config was accepted. A BaseException, so that `outcome` lets it through to the test."""
 
 
 @FUZZ
@@ -102,7 +103,7 @@ def test_train_flags(files, tmp_path, monkeypatch, capsys, data):
 
     def small_new_run(config, device, workers=None, ranks=None):
         t = config.model.transformers
-        if t.hidden_size > 128 or t.num_layers > 2:
+        if t.hidden_size > 128 or max(t.num_layers, *t.depths) > 2:
             raise _Sizable
         return NEW_RUN(config, device, workers, ranks)
 
@@ -121,6 +122,8 @@ def test_train_flags(files, tmp_path, monkeypatch, capsys, data):
         "--hidden-size": SIZE, "--num-heads": SIZE, "--num-layers": SMALL, "--intermediate-size": SIZE,
         "--high-cycles": SMALL, "--low-cycles": SMALL, "--halt-max-steps": INT, "--halt-exploration": NUMBER,
         "--fixed-segments": INT, "--variant": (["tiny", "micro"], ["x"]),
+        "--high-layers": SMALL, "--low-layers": SMALL, "--pos-encoding": (["rope", "learned", "rope+learned"], ["x"]),
+        "--dropout": (["0", "0.1", "0.5"], ["1", "-0.1", "nan", "x", ""]), "--learned-initial-states": ([None], []),
         "--halt-exploration-schedule": (["0.5:0.1:10", "0:1:1"], ["0.5:0.1", "2:0:5", "0.5:0.1:0", *BAD]),
         "--halt-max-steps-schedule": (["1:5", "2:1"], ["0:5", "3", "x:1", "1:5:5", *BAD]),
     }  # fmt: skip
@@ -155,6 +158,8 @@ def test_train_flags(files, tmp_path, monkeypatch, capsys, data):
         for flag, value in found.items():
             if flag in last and not ("--variant" in last and flag in ("--hidden-size", "--num-heads")):
                 assert value == (None if last[flag] == "all" else int(last[flag])), (flag, last[flag], value)
+        assert run.config.model.pos_encoding == last.get("--pos-encoding", "rope")
+        assert t.dropout == float(last.get("--dropout", 0))
     for run, _ in runs:
         run.close()
 

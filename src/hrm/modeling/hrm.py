@@ -183,9 +183,9 @@ class HRMACTInner(nn.Module):
             self.q_act_head.weight.zero_()
             self.q_act_head.bias.fill_(-5.0)
         self.q_act_head.to(torch.bfloat16)
-        self.rotary_emb = (
-            RotaryPositionEmbedding(head_dim, config.positions, config.transformers.rope_theta) if config.rotary else None
-        )
+        self.rotary_emb = None  # a model with learned positions only has no rotary tables
+        if config.rotary:
+            self.rotary_emb = RotaryPositionEmbedding(head_dim, config.positions, config.transformers.rope_theta)
         high_layers, low_layers = config.transformers.depths
         self.high_level_reasoner = HRMACTReasoner(config.transformers, high_layers)
         self.low_level_reasoner = HRMACTReasoner(config.transformers, low_layers)

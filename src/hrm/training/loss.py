@@ -70,6 +70,10 @@ def segment_loss(
     exploration_probability, max_steps: 0-dim tensors, a halting schedule's values (see `training_halts`).
     """
     act = model.config.act
+    if model.config.learned_initial_states:
+        # Rows on their first segment carry copies of the initial states; the states themselves (the same values)
+        # take those rows' gradient to them (see HRMACTInner.forward).
+        hidden_states = model.restart(hidden_states, segments == 0)
     output = model(hidden_states, board_inputs, puzzle_vectors=puzzle_vectors)
 
     # Float32 whatever the autocast dtype: the loss and the accuracies are reductions over many cells.

@@ -165,6 +165,8 @@ def save_checkpoint(run: Run, out_dir: Path) -> Path:
     if rank == 0:  # the ranks hold the same weights
         save_model(run.model, path, metadata={"step": str(run.step), "task": json.dumps(run.config.task)})
     tensors = {"rng.generator": run.generator.get_state()}
+    if run.config.model.transformers.dropout:
+        tensors.update(_dropout_generators(run.carry.inputs.device))
     names = {p: name for name, p in run.model.named_parameters()}
     for p, state in run.optimizer.state.items():
         for key, value in state.items():
@@ -244,6 +246,10 @@ def resume_run(out_dir: Path, device: torch.device, workers: int | None = None, 
         optimizer_state["state"] = {i: _with_prefix(tensors, f"optimizer.{name}.") for i, name in enumerate(names)}
         run.optimizer.load_state_dict(optimizer_state)
         run.generator.set_state(tensors["rng.generator"])
+        if config.model.transformers.dropout:
+            torch.set_rng_state(tensors["rng.torch"])
+            if device.type == "cuda" and "rng.cuda" in tensors:
+                torch.cuda.set_rng_state(tensors["rng.cuda"], device)
     except BaseException as err:
         if run is not None:
             run.close()
@@ -253,6 +259,15 @@ def resume_run(out_dir: Path, device: torch.device, workers: int | None = None, 
             raise CheckpointError(f"{state_path}: does not fit this run ({str(err).splitlines()[0]})") from None
         raise
     return run
+
+
+def _dropout_generators(device: torch.device) -> dict[str, torch.Tensor]:
+    """The states of torch's default generators, which dropout draws its masks from (the CPU's, and the device's):
+    saved with a run that has dropout, so that its resume is exact."""
+    states = {"rng.torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        states["rng.cuda"] = torch.cuda.get_rng_state(device)
+    return states
 
 
 def _upgrade(tensors: dict[str, torch.Tensor], meta: dict) -> None:

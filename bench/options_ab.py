@@ -170,7 +170,8 @@ def plot(records: list[dict], baseline: str, out: Path, window: int) -> None:
         axis.set_title(" ".join(r["flags"]) or r["name"], fontsize=9)
         axis.set_xlabel("wall-clock minutes")
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=7, loc="lower right")
+        if axis.lines:
+            axis.legend(fontsize=7, loc="lower right")
     for axis in axes[:, 0]:
         axis.set_ylabel(f"cell accuracy ({window}-step mean)")
     for axis in list(axes.flat)[len(others):]:
@@ -203,8 +204,8 @@ def main() -> int:
     parser.add_argument("--common", type=shlex.split, default=[], metavar="FLAGS", help="train flags of every variant")
     parser.add_argument("--baseline", help="the variant the others are drawn against (default: default, else the first)")
     parser.add_argument("--minutes", type=float, help="each variant's --max-minutes (default: 1; --tiny: 0.05)")
-    parser.add_argument("--total-minutes", type=float, default=9.5,
-                        help="start no variant that would end past this many minutes of this command (default 9.5)")
+    parser.add_argument("--total-minutes", type=float, default=9.0,
+                        help="start no variant that would end past this many minutes of this command (default 9)")
     parser.add_argument("--seed", type=int, default=42, help="every variant's --seed (default 42)")
     parser.add_argument("--compile", choices=("auto", "on", "off", "cudagraphs"), default="off")
     parser.add_argument("--extreme", type=int, help="generated extreme puzzles to score (default 1000; --tiny: 20)")
@@ -244,7 +245,7 @@ def main() -> int:
     }  # fmt: skip
     print(f"{len(variants)} variants, {args.minutes} min each, seed {args.seed}, compile {args.compile}, on "
           f"{settings['device']}; scoring {num_extreme} extreme and {len(mined)} mined puzzles", flush=True)
-    records, overhead = [], 45.0 if not args.tiny else 10.0  # seconds a variant takes besides its budget
+    records, overheads = [], []  # seconds each variant took besides its budget (start, saving, scoring)
     for name, flags in variants:
         folder = args.out / name
         saved = folder / "result.json"
@@ -252,7 +253,7 @@ def main() -> int:
             records.append(json.loads(saved.read_text()))
             print(f"{name}: kept from {saved}", flush=True)
             continue
-        spent = time.monotonic() - started
+        spent, overhead = time.monotonic() - started, max(overheads, default=5.0 if args.tiny else 30.0)
         if spent + 60 * args.minutes + overhead > 60 * args.total_minutes:
             records.append({"name": name, "flags": flags, "status": "not run",
                             "error": f"would end past --total-minutes {args.total_minutes}; run the command again"})
@@ -266,8 +267,10 @@ def main() -> int:
             record["extreme"] = scores(model, extreme, extreme_solutions, device)
             record["mined"] = scores(model, mined, mined_solutions, device, buckets)
             del model
+            if device.type == "cuda":
+                torch.cuda.empty_cache()  # the next variant's run has the GPU to itself
             (folder / "result.json").write_text(json.dumps(record, indent=1) + "\n")
-        overhead = max(overhead, time.monotonic() - began - 60 * args.minutes)
+        overheads.append(time.monotonic() - began - 60 * args.minutes)
         records.append(record)
         print(f"{name}: {record['status']}" + (f"{_rates(records, record)}"
               if record["status"] == "ok" else f": {record['error']}"), flush=True)  # fmt: skip

@@ -11,7 +11,7 @@ import torch
 from test_hrm import BATCH, TOKENS, expected_counts, float64_weights, random_inputs, random_states, ref_forward
 
 from src.hrm.checkpoint import load_model, save_model
-from src.hrm.modeling import HiddenStates, HRMACTInner, HRMACTModelConfig, TransformerConfig
+from src.hrm.modeling import HRMACT, HiddenStates, HRMACTInner, HRMACTModelConfig, TransformerConfig
 from src.hrm.training.optimizer import build_optimizer
 
 HIDDEN = 32
@@ -338,3 +338,18 @@ def test_a_model_with_one_high_and_two_low_blocks_trains_a_step_and_round_trips(
     assert loaded.config == model.config
     states = HiddenStates(*random_states(HIDDEN))
     assert torch.equal(run(loaded, states).output, run(model, states).output)
+
+
+def test_the_step_api_trains_learned_initial_states_from_the_rows_it_restarts():
+    model = HRMACT(build(config_with(learned_initial_states=True)))
+    inputs = random_inputs()
+    carry = model.initial_carry(inputs)
+    carry, out = model.step(carry, inputs, torch.Generator().manual_seed(0))  # every row starts
+    (out.logits.sum() + out.q_halt.sum()).backward()
+    params = model.inner.initial_hidden_states_params
+    assert params.high_level.grad.abs().min() > 0 and params.low_level.grad.abs().min() > 0
+    params.high_level.grad = params.low_level.grad = None
+    carry.halted = torch.zeros_like(carry.halted)  # no row restarts: nothing reaches the states
+    _, out = model.step(carry, inputs, torch.Generator().manual_seed(0))
+    (out.logits.sum() + out.q_halt.sum()).backward()
+    assert torch.equal(params.high_level.grad, torch.zeros(HIDDEN))

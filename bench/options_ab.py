@@ -2,10 +2,11 @@
 with the same seed, then scored on the same puzzles.
 
     python bench/options_ab.py --minutes 1 --out runs/options-ab             # one GPU: the variants below
-    python bench/options_ab.py --variant default: --variant dropout:"--dropout 0.1" --variant lp:"--pos-encoding learned"
+    python bench/options_ab.py --variant default: --variant dropout:"--dropout 0.1" \
+        --variant rope+learned:"--pos-encoding rope+learned"                 # variants of your own
     python bench/options_ab.py --common "--task sudoku-dataset --data hard.csv" --variant default: \\
         --variant num-aug:"--num-aug 8"                                      # a dataset option against a dataset run
-    python bench/options_ab.py --tiny --out /tmp/ab                          # the CPU: a tiny model, to check the script
+    python bench/options_ab.py --tiny --out /tmp/ab                          # the CPU, a tiny model: checks the script
 
 A variant is `NAME:FLAGS`, train flags as a shell would split them (`default:` has none). Each variant is a real
 `python -m src.hrm.train` run in a fresh process (`--max-minutes M --seed S`, the --common flags, then its own;
@@ -202,7 +203,7 @@ def main() -> int:
     parser.add_argument("--variant", type=parse_variant, action="append", metavar="NAME:FLAGS",
                         help=f"a variant (repeat; default: {', '.join(v.split(':')[0] for v in DEFAULT_VARIANTS)})")
     parser.add_argument("--common", type=shlex.split, default=[], metavar="FLAGS", help="train flags of every variant")
-    parser.add_argument("--baseline", help="the variant the others are drawn against (default: default, else the first)")
+    parser.add_argument("--baseline", help="the variant drawn against the others (default: default, else the first)")
     parser.add_argument("--minutes", type=float, help="each variant's --max-minutes (default: 1; --tiny: 0.05)")
     parser.add_argument("--total-minutes", type=float, default=9.0,
                         help="start no variant that would end past this many minutes of this command (default 9)")
@@ -276,8 +277,8 @@ def main() -> int:
               if record["status"] == "ok" else f": {record['error']}"), flush=True)  # fmt: skip
         _write(args.out, settings, records, baseline, window)
     _write(args.out, settings, records, baseline, window)
-    print(f"wrote {args.out / 'results.json'} and {args.out / 'accuracy.png'} in {(time.monotonic() - started) / 60:.1f}"
-          " min", flush=True)
+    minutes = (time.monotonic() - started) / 60
+    print(f"wrote {args.out / 'results.json'} and {args.out / 'accuracy.png'} in {minutes:.1f} min", flush=True)
     return 0
 
 

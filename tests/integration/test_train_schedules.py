@@ -12,7 +12,7 @@ from src.hrm.checkpoint import load_model, load_training_state, training_state_p
 from src.hrm.train import main
 from src.hrm.training.config import Autocast
 from src.hrm.training.halt_schedule import MaxStepsSchedule
-from src.hrm.training.loop import train_step
+from src.hrm.training.loop import compiled_segment_loss, train_step
 from src.hrm.training.run import new_run
 
 CPU = torch.device("cpu")
@@ -91,6 +91,28 @@ def test_the_scheduled_limit_halts_the_rows_that_reach_it(tmp_path):
         run.close()
     # The limit grew from 2 to 6; rows ran up to it, early and late, and it halted them below the model's 6.
     assert {2, 6} <= reached and 3 in forced
+
+
+def test_a_compiled_step_takes_the_changing_values_without_compiling_again():
+    """The values reach the compiled loss as tensors: one graph for every step, and each step's limit holds."""
+    import torch._dynamo
+
+    config = scheduled("0.5:0.1:4", "2:4", halt_max_steps=6)
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    compiled, eager = new_run(config, CPU, workers=1), new_run(config, CPU, workers=1)
+    loss_fn, autocast = compiled_segment_loss("default"), Autocast("cpu", None)
+    try:
+        first = train_step(compiled, autocast, loss_fn)[0]
+        assert float(first) == pytest.approx(float(train_step(eager, autocast)[0]), rel=1e-4)  # the same step
+        for done, limit in enumerate([3, 4, 5, 6, 6, 6], start=1):  # 2 + 4·min(k, 4) // 4
+            train_step(compiled, autocast, loss_fn)
+            assert int(compiled.carry.segments.max()) <= limit, done
+    finally:
+        compiled.close()
+        eager.close()
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 1
+    assert torch._dynamo.utils.counters["frames"]["ok"] == 1
 
 
 def test_the_schedules_are_saved_with_the_run_and_kept_on_resume(tmp_path, capsys):

@@ -264,13 +264,17 @@ def main() -> int:
         folder.mkdir(parents=True, exist_ok=True)
         record = train_variant(name, flags, args, folder)
         if record["status"] == "ok":
-            model = load_model(record["checkpoint"], device).eval()
-            record["extreme"] = scores(model, extreme, extreme_solutions, device)
-            record["mined"] = scores(model, mined, mined_solutions, device, buckets)
-            del model
+            try:
+                model = load_model(record["checkpoint"], device).eval()
+                record["extreme"] = scores(model, extreme, extreme_solutions, device)
+                record["mined"] = scores(model, mined, mined_solutions, device, buckets)
+                del model
+            except Exception as err:  # a model these puzzles do not fit (another task): its line, and go on
+                record.update(status="failed", error=f"scoring: {type(err).__name__}: {str(err).splitlines()[0]}")
             if device.type == "cuda":
                 torch.cuda.empty_cache()  # the next variant's run has the GPU to itself
-            (folder / "result.json").write_text(json.dumps(record, indent=1) + "\n")
+            if record["status"] == "ok":
+                (folder / "result.json").write_text(json.dumps(record, indent=1) + "\n")
         overheads.append(time.monotonic() - began - 60 * args.minutes)
         records.append(record)
         print(f"{name}: {record['status']}" + (f"{_rates(records, record)}"

@@ -236,7 +236,9 @@ def config_from_args(args, base: TrainConfig | None = None) -> TrainConfig:
             )
         owner[where[-1]] = value
     config = TrainConfig.from_dict(data)
-    t = config.model.transformers  # a level as deep as --num-layers is the default model, with its config
+    t = config.model.transformers  # one model, one config: levels of one depth are --num-layers of that depth
+    if t.high_layers is not None and t.high_layers == t.low_layers:
+        t.num_layers = t.high_layers
     t.high_layers, t.low_layers = (None if n == t.num_layers else n for n in (t.high_layers, t.low_layers))
     if args.halt_exploration_schedule is not None and args.halt_exploration is not None:
         raise TaskError(

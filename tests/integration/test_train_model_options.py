@@ -165,3 +165,5 @@ def test_the_flags_land_in_the_model_config():
     assert (model.pos_encoding, model.learned_initial_states) == ("learned", True)
     assert (t.dropout, t.num_layers, t.high_layers, t.low_layers, t.depths) == (0.25, 3, 5, None, (5, 3))
     assert config_from_args(parse_args([])).model == config_from_args(parse_args(["--low-layers", "4"])).model
+    two = config_from_args(parse_args(["--num-layers", "2"])).model
+    assert config_from_args(parse_args(["--high-layers", "2", "--low-layers", "2"])).model == two

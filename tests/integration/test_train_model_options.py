@@ -24,12 +24,7 @@ OPTIONS = {  # flags: what the saved config says
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def train(out, *flags, steps=2, resume=False) -> int:

@@ -23,13 +23,7 @@ TINY = ["--hidden-size", "32", "--num-heads", "2", "--num-layers", "1", "--inter
         "--batch-size", "8", "--workers", "1", "--device", "cpu", "--log-format", "none"]  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models step fastest on one thread: with two, a busy core stalls every step (1.6 s instead of 0.01 s)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def train_run(config, out_dir, max_steps, run=None, **options):

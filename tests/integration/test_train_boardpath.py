@@ -3,12 +3,11 @@
 import pytest
 import torch
 from test_train import CPU, metrics, tiny_config, without_timing
+from training_runs import run_steps
 
 from src.hrm.boardpath import FLOOR, PATH, generate_boards
 from src.hrm.tasks import TaskError, build_task
-from src.hrm.training.config import RunOptions
-from src.hrm.training.loop import train
-from src.hrm.training.run import new_run, resume_run
+from src.hrm.training.run import new_run
 
 
 def boardpath_config(size=6, fixed_segments=None, **settings):
@@ -17,15 +16,6 @@ def boardpath_config(size=6, fixed_segments=None, **settings):
     config.model.seq_len, config.model.vocab_size = size * size, 6
     config.model.act.fixed_segments = fixed_segments
     return config
-
-
-def run_steps(config, out_dir, resume=False, **limits):
-    run = resume_run(out_dir, CPU, workers=1) if resume else new_run(config, CPU, workers=1)
-    try:
-        train(run, RunOptions(out_dir=out_dir, checkpoint_every=4, log_format="none", **limits))
-    finally:
-        run.close()
-    return run
 
 
 def test_the_rows_are_the_training_stream_of_boards(tmp_path):

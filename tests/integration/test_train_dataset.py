@@ -6,22 +6,18 @@ import numpy as np
 import pytest
 import torch
 from test_train import CPU, metrics, tiny_config, without_timing
+from training_runs import run_steps, write_dataset
 
 from src.hrm.checkpoint import CheckpointError, load_training_state, read_metadata, training_state_path
 from src.hrm.sudoku import generate_batch
 from src.hrm.sudoku.files import write_puzzle_csv
 from src.hrm.tasks import TaskError, task_from_metadata
-from src.hrm.training.config import RunOptions
-from src.hrm.training.loop import train
-from src.hrm.training.run import new_run, resume_run
+from src.hrm.training.run import resume_run
 
 
 @pytest.fixture
 def data(tmp_path):
-    puzzles, solutions = generate_batch([3] * 24, seed=8, workers=1)
-    path = tmp_path / "train.csv"
-    write_puzzle_csv(path, puzzles, solutions, np.arange(24), "generated-hard")
-    return path
+    return write_dataset(tmp_path, 24)
 
 
 def dataset_config(path, **settings):
@@ -29,15 +25,6 @@ def dataset_config(path, **settings):
     config.task = {"name": "sudoku-dataset", "data": str(path), "min_rating": None, "max_rating": None,
                    "train_size": None, "augment": True, **settings}
     return config
-
-
-def run_steps(config, out_dir, resume=False, **limits):
-    run = resume_run(out_dir, CPU, workers=1) if resume else new_run(config, CPU, workers=1)
-    try:
-        train(run, RunOptions(out_dir=out_dir, checkpoint_every=4, log_format="none", **limits))
-    finally:
-        run.close()
-    return run
 
 
 def test_resume_of_a_dataset_run_is_bit_identical(tmp_path, data):

@@ -1,15 +1,13 @@
 """train --num-aug K on a tiny dataset: the setting is saved with the run, an epoch is K times the rows, a resumed
 run is the uninterrupted one, and the flag is refused in one line where it makes no sense."""
 
-import numpy as np
 import pytest
 import torch
 from test_train import metrics, without_timing
 from test_train_options import TINY
+from training_runs import write_dataset
 
 from src.hrm.checkpoint import load_training_state, training_state_path
-from src.hrm.sudoku import generate_batch
-from src.hrm.sudoku.files import write_puzzle_csv
 from src.hrm.train import main
 
 
@@ -18,10 +16,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture
 def data(tmp_path):
-    puzzles, solutions = generate_batch([3] * 6, seed=8, workers=1)
-    path = tmp_path / "train.csv"
-    write_puzzle_csv(path, puzzles, solutions, np.arange(6), "generated-hard")
-    return path
+    return write_dataset(tmp_path, 6)
 
 
 def exit_code(argv) -> int:

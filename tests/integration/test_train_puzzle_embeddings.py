@@ -6,20 +6,18 @@ import numpy as np
 import pytest
 import torch
 from test_train import CPU, metrics, without_timing
+from test_train_dataset import dataset_config
+from test_train_options import TINY
+from training_runs import run_steps, write_dataset
 
 from src.hrm.checkpoint import load_model, load_training_state, training_state_path
 from src.hrm.evaluation.inference import predict_with_act
 from src.hrm.sudoku import generate_batch
-from src.hrm.sudoku.files import write_puzzle_csv
 from src.hrm.tasks import TaskError, build_task
 from src.hrm.train import main
 from src.hrm.training.config import RunOptions
 from src.hrm.training.loop import train
-from src.hrm.training.run import new_run, resume_run
-from test_train_dataset import dataset_config
-
-TINY = ["--hidden-size", "32", "--num-heads", "2", "--num-layers", "1", "--intermediate-size", "64",
-        "--batch-size", "8", "--workers", "1", "--device", "cpu", "--log-format", "none"]  # fmt: skip
+from src.hrm.training.run import new_run
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -27,23 +25,11 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture
 def data(tmp_path):
-    puzzles, solutions = generate_batch([3] * 24, seed=8, workers=1)
-    path = tmp_path / "train.csv"
-    write_puzzle_csv(path, puzzles, solutions, np.arange(24), "generated-hard")
-    return path
+    return write_dataset(tmp_path, 24)
 
 
 def config_with_ids(data, **settings):
     return dataset_config(data, train_size=20, puzzle_ids=True, **settings)
-
-
-def run_steps(config, out_dir, resume=False, **limits):
-    run = resume_run(out_dir, CPU, workers=1) if resume else new_run(config, CPU, workers=1)
-    try:
-        train(run, RunOptions(out_dir=out_dir, checkpoint_every=4, log_format="none", **limits))
-    finally:
-        run.close()
-    return run
 
 
 def test_rows_carry_their_puzzles_id_and_the_table_gets_a_row_per_training_puzzle(tmp_path, data):

@@ -1,0 +1,33 @@
+"""What the tiny training tests share: a run trained step by step on the CPU, and a small dataset file."""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from src.hrm.sudoku import generate_batch
+from src.hrm.sudoku.files import write_puzzle_csv
+from src.hrm.training.config import RunOptions
+from src.hrm.training.loop import train
+from src.hrm.training.run import new_run, resume_run
+
+CPU = torch.device("cpu")
+
+
+def run_steps(config, out_dir, resume=False, **limits):
+    """A fresh run of `config` (or the one in out_dir, resumed) trained to the RunOptions `limits`, checkpointing
+    every 4 steps; returned closed."""
+    run = resume_run(out_dir, CPU, workers=1) if resume else new_run(config, CPU, workers=1)
+    try:
+        train(run, RunOptions(out_dir=out_dir, checkpoint_every=4, log_format="none", **limits))
+    finally:
+        run.close()
+    return run
+
+
+def write_dataset(folder: Path, count: int) -> Path:
+    """train.csv in `folder`: `count` generated hard puzzles, rated 0, 1, 2, ..."""
+    puzzles, solutions = generate_batch([3] * count, seed=8, workers=1)
+    path = folder / "train.csv"
+    write_puzzle_csv(path, puzzles, solutions, np.arange(count), "generated-hard")
+    return path

@@ -3,14 +3,13 @@
 Native format: one `.safetensors` file keyed by the PyTorch state_dict names (parameters and the
 rotary tables), with the model config as JSON in its metadata, so it loads without restating the
 config. MLX Swift format: what the original's `train` writes (camelCase keys, Linear weights
-[in, out], no config). `load_model` tells the two apart by the metadata and the key names.
+[in, out], no config). `load_model` tells the two apart by the metadata and the key names, takes the
+config from `checkpoint_config` (which also checks it), then checks every tensor against the model.
 Every file is written atomically; nothing is ever pickled.
 """
 
 import json
-import math
 import os
-import re
 import secrets
 import warnings
 from pathlib import Path
@@ -20,11 +19,18 @@ from safetensors import safe_open
 from safetensors.torch import save as serialize
 from torch import nn
 
-from .modeling import HRMACTInner, HRMACTModelConfig, TransformerConfig
-from .modeling.hrm import POS_ENCODINGS
+from .checkpoint_config import (  # CheckpointError and the limits are re-exported: callers import them from here
+    MAX_PUZZLE_EMBEDDINGS,  # noqa: F401
+    MAX_SEQ_LEN,  # noqa: F401
+    CheckpointError,
+    _line,
+    check_config,
+    config_from_metadata,
+    infer_swift_config,
+)
+from .modeling import HRMACTInner, HRMACTModelConfig
 from .modeling.linear import Linear
 from .modeling.rotary import RotaryPositionEmbedding
-from .modeling.swiglu import intermediate_size
 
 FORMAT = "hrm-act"
 FORMAT_VERSION = "1"
@@ -59,16 +65,6 @@ _TORCH_TOP_LEVEL = {
     "high_level_reasoner", "low_level_reasoner", "initial_hidden_states_params",
 }  # fmt: skip
 _SWIFT_TOP_LEVEL = {_SWIFT_NAMES[name] for name in _TORCH_TOP_LEVEL}
-_SWIFT_BLOCK = re.compile(r"^(?:high|low)LevelReasoner\.blocks\.(\d+)\.")
-_ANY_BLOCK = re.compile(r"^(?:high|low)(?:_level_r|LevelR)easoner\.blocks\.(\d+)\.")
-# A model attends over all its positions at once; far beyond any board this project trains on (81, 100).
-MAX_SEQ_LEN = 1 << 16
-# Puzzle-embedding rows (a training set's puzzles): Sudoku-Extreme's 3.8 million fit many times over.
-MAX_PUZZLE_EMBEDDINGS = 1 << 31
-
-
-class CheckpointError(ValueError):
-    """A checkpoint or training-state file that cannot be used; the message is one line naming the problem."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,11 +130,11 @@ def load_model(path, device: str | torch.device = "cpu") -> HRMACTInner:
     kind = metadata.get("format")
     if kind == FORMAT:
         _check_version(path, metadata, FORMAT_VERSION)
-        config, swift, context = _config_from_metadata(path, metadata), False, ""
+        config, swift, context = config_from_metadata(path, metadata), False, ""
     elif kind == TRAINING_STATE_FORMAT:
         raise CheckpointError(f"{path}: this is a training-state file, not a model checkpoint")
     elif any(key.split(".")[0] in _SWIFT_TOP_LEVEL for key in tensors):
-        config, swift = _infer_swift_config(path, tensors), True
+        config, swift = infer_swift_config(path, tensors), True
         t = config.transformers
         context = (
             f" (MLX Swift checkpoint; config inferred from its shapes: hidden {t.hidden_size}, {t.num_layers} layers,"
@@ -156,7 +152,7 @@ def load_model(path, device: str | torch.device = "cpu") -> HRMACTInner:
             " expected an hrm-act or MLX Swift HRM-ACT checkpoint"
         )
 
-    _check_config(path, config, tensors, context)
+    check_config(path, config, tensors, context)
     try:
         skeleton = _skeleton(config)
     except Exception as err:  # e.g. a config whose sizes do not fit together
@@ -247,101 +243,6 @@ def _check_version(path: Path, metadata: dict, supported: str) -> None:
             f"{path}: unsupported {metadata.get('format')} format version {version!r}"
             f" (this code reads version {supported})"
         )
-
-
-def _config_from_metadata(path: Path, metadata: dict) -> HRMACTModelConfig:
-    if "config" not in metadata:
-        raise CheckpointError(f"{path}: hrm-act checkpoint without a model config in its metadata")
-    try:
-        return HRMACTModelConfig.from_dict(json.loads(metadata["config"]))
-    except (ValueError, TypeError, AttributeError, RecursionError) as err:  # RecursionError: JSON nested too deep
-        raise CheckpointError(f"{path}: invalid model config in metadata ({_line(str(err))})") from None
-
-
-def _check_config(path: Path, config: HRMACTModelConfig, tensors: dict[str, torch.Tensor], context: str) -> None:
-    """Refuse a config that no model can be built from, before building anything: a corrupt or hostile header
-    must not make the loader build a billion layers (slow even on the meta device) or rotary tables of a billion
-    positions, nor load a model that computes with a negative epsilon."""
-    t, act = config.transformers, config.act
-    counts = {
-        "seq_len": config.seq_len, "vocab_size": config.vocab_size, "high_level_cycles": config.high_level_cycles,
-        "low_level_cycles": config.low_level_cycles, "num_layers": t.num_layers, "hidden_size": t.hidden_size,
-        "num_heads": t.num_heads, "intermediate_size": t.intermediate_size, "halt_max_steps": act.halt_max_steps,
-        "fixed_segments": act.fixed_segments, "high_layers": t.high_layers, "low_layers": t.low_layers,
-    }  # fmt: skip
-    optional = ("intermediate_size", "fixed_segments", "high_layers", "low_layers")
-    problems = [
-        f"{name} {value!r} is not a positive integer"
-        for name, value in counts.items()
-        if not (value is None and name in optional) and (type(value) is not int or value < 1)  # bool is no count
-    ]
-    for name, value in (("expansion", t.expansion), ("norm_epsilon", t.norm_epsilon), ("rope_theta", t.rope_theta)):
-        if type(value) not in (int, float) or not 0 < value < math.inf:
-            problems.append(f"{name} {value!r} is not a positive number")
-    probability = act.halt_exploration_probability
-    if type(probability) not in (int, float) or not 0 <= probability <= 1:
-        problems.append(f"halt_exploration_probability {probability!r} is not between 0 and 1")
-    rows = config.puzzle_embeddings
-    if type(rows) is not int or not 0 <= rows <= MAX_PUZZLE_EMBEDDINGS:
-        problems.append(f"puzzle_embeddings {rows!r} is not a table size from 0 to {MAX_PUZZLE_EMBEDDINGS}")
-    if type(config.pos_encoding) is not str or config.pos_encoding not in POS_ENCODINGS:
-        problems.append(f"pos_encoding {config.pos_encoding!r} is not one of {', '.join(POS_ENCODINGS)}")
-    if type(t.dropout) not in (int, float) or not 0 <= t.dropout < 1:
-        problems.append(f"dropout {t.dropout!r} is not a probability from 0 to below 1")
-    if type(config.learned_initial_states) is not bool:
-        problems.append(f"learned_initial_states {config.learned_initial_states!r} is not true or false")
-    if not problems:
-        blocks = len({int(match.group(1)) for key in tensors if (match := _ANY_BLOCK.match(key))})
-        if t.hidden_size % t.num_heads or (t.hidden_size // t.num_heads) % 2:
-            problems.append(f"hidden_size {t.hidden_size} does not split into {t.num_heads} heads of even size")
-        # A bound on what gets built; which blocks are missing, the key check names.
-        for name, depth in (("high_layers", t.high_layers), ("low_layers", t.low_layers), ("num_layers", t.num_layers)):
-            if depth is not None and depth > blocks:
-                problems.append(f"{name} {depth}, but the file holds blocks for {blocks}")
-        if config.seq_len > MAX_SEQ_LEN:
-            problems.append(f"seq_len {config.seq_len} is above {MAX_SEQ_LEN} positions")
-    if problems:
-        raise CheckpointError(f"{path}: invalid model config ({'; '.join(problems)}){context}")
-
-
-def _infer_swift_config(path: Path, tensors: dict[str, torch.Tensor]) -> HRMACTModelConfig:
-    """Shapes give hidden size, layers, vocab, seq_len and head size; the rest are the original's defaults.
-
-    Keys absent from the file fall back to the defaults too: the shape check that follows then
-    names them, instead of this function failing on the first one.
-    """
-    defaults = HRMACTModelConfig()
-    hidden = defaults.transformers.hidden_size
-    cls_token, embeddings, cos = (tensors.get(k) for k in ("clsToken", "inputEmbedding.embeddings", "rotaryEmb.cos"))
-    if cls_token is not None and cls_token.dim() == 1:
-        hidden = cls_token.shape[0]
-    elif embeddings is not None and embeddings.dim() == 2:
-        hidden = embeddings.shape[1]
-    vocab = embeddings.shape[0] if embeddings is not None and embeddings.dim() == 2 else defaults.vocab_size
-    indices = [int(match.group(1)) for key in tensors if (match := _SWIFT_BLOCK.match(key))]
-    layers = max(indices) + 1 if indices else defaults.transformers.num_layers
-
-    seq_len, heads = defaults.seq_len, defaults.transformers.num_heads
-    if cos is not None and cos.dim() == 3 and cos.shape[0] > 1:
-        seq_len = cos.shape[0] - 1  # the table covers the CLS token too
-        head_dim = cos.shape[2]
-        if head_dim > 0 and hidden % head_dim == 0:
-            heads = hidden // head_dim
-    if hidden < 1 or hidden % heads:
-        raise CheckpointError(f"{path}: hidden size {hidden} is not divisible by {heads} attention heads")
-
-    # The SwiGLU width is read off the file: the compiled original rounds it down (512 for the
-    # defaults) where the reference rounds up (768); both kinds of file load.
-    gate_up = tensors.get("highLevelReasoner.blocks.0.mlp.gateUpProj.weight")
-    inter = None
-    if gate_up is not None and gate_up.dim() == 2 and gate_up.shape[1] % 2 == 0:
-        width = gate_up.shape[1] // 2
-        if width != intermediate_size(hidden, defaults.transformers.expansion):
-            inter = width
-
-    # Cycles, expansion, norm epsilon, rope theta and the ACT settings: the original's defaults.
-    transformers = TransformerConfig(num_layers=layers, hidden_size=hidden, num_heads=heads, intermediate_size=inter)
-    return HRMACTModelConfig(seq_len=seq_len, vocab_size=vocab, transformers=transformers)
 
 
 def _collect_state(
@@ -443,11 +344,6 @@ def _some(items, limit: int = 4, separator: str = ", ") -> str:
     """The first few items and how many more, so that one line stays readable."""
     shown = separator.join(_line(item) for item in items[:limit])
     return shown + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
-
-
-def _line(text: str) -> str:
-    """`text` with a newline or other control character (a file may put them in its key names) escaped."""
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def _atomic_save_file(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:

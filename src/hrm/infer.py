@@ -275,29 +275,27 @@ def caption(record: dict) -> Caption:
     return Caption(record["segment"], record["q_halt"], record["q_continue"], record["halts"])
 
 
-def write_gif(frames, args) -> int:
-    """Write --gif; a file-system problem that check_writable could not foresee (permissions, a full disk) is one
-    line and exit code 1."""
+def write_output(args, flag: str, path: str, write, written: str) -> int:
+    """Write --gif or --html with `write()`; a file-system problem that check_writable could not foresee
+    (permissions, a full disk) is one line and exit code 1."""
     try:
-        save_gif(frames, args.gif)
+        write()
     except OSError as err:
-        print(f"infer: error: --gif {args.gif}: {err.strerror or err}", file=sys.stderr)
+        print(f"infer: error: {flag} {path}: {err.strerror or err}", file=sys.stderr)
         return 1
     if not args.json:
-        print(f"wrote {args.gif} ({len(frames)} frames)")
+        print(f"wrote {path} ({written})")
     return 0
+
+
+def write_gif(frames, args) -> int:
+    return write_output(args, "--gif", args.gif, lambda: save_gif(frames, args.gif), f"{len(frames)} frames")
 
 
 def write_html(args, task, puzzle, answer, records, max_segments) -> int:
-    """Write --html (demo/page.py renders it); a file-system problem is one line and exit code 1."""
-    try:
-        write_page(args.html, run_page(task, puzzle, answer, records, max_segments, os.path.basename(args.checkpoint)))
-    except OSError as err:
-        print(f"infer: error: --html {args.html}: {err.strerror or err}", file=sys.stderr)
-        return 1
-    if not args.json:
-        print(f"wrote {args.html} ({len(records)} segments)")
-    return 0
+    """The page is demo/page.py's viewer with this run's trace in it."""
+    page = run_page(task, puzzle, answer, records, max_segments, os.path.basename(args.checkpoint))
+    return write_output(args, "--html", args.html, lambda: write_page(args.html, page), f"{len(records)} segments")
 
 
 def check_writable(path: str) -> None:

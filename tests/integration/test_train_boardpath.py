@@ -3,7 +3,7 @@
 import pytest
 import torch
 from test_train import CPU, metrics, tiny_config, without_timing
-from training_runs import run_steps
+from training_runs import run_steps, straight_and_resumed
 
 from src.hrm.boardpath import FLOOR, PATH, generate_boards
 from src.hrm.tasks import TaskError, build_task
@@ -30,10 +30,7 @@ def test_the_rows_are_the_training_stream_of_boards(tmp_path):
 
 def test_resume_is_bit_identical(tmp_path):
     config = boardpath_config()
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    run_steps(config, straight, max_steps=9)
-    run_steps(config, split, max_steps=5)
-    run_steps(None, split, resume=True, max_steps=9)
+    straight, split = straight_and_resumed(config, tmp_path, steps=9, stop=5)
     assert without_timing(metrics(split)) == without_timing(metrics(straight))
     assert sum(r["halted"] for r in metrics(straight)) > 0
 

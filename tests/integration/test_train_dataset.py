@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from test_train import CPU, metrics, tiny_config, without_timing
-from training_runs import run_steps, write_dataset
+from training_runs import run_steps, straight_and_resumed, write_dataset
 
 from src.hrm.checkpoint import CheckpointError, load_training_state, read_metadata, training_state_path
 from src.hrm.sudoku import generate_batch
@@ -29,10 +29,7 @@ def dataset_config(path, **settings):
 
 def test_resume_of_a_dataset_run_is_bit_identical(tmp_path, data):
     config = dataset_config(data, train_size=20)
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    run_steps(config, straight, max_steps=10)
-    run_steps(config, split, max_steps=5)
-    run_steps(None, split, resume=True, max_steps=10)
+    straight, split = straight_and_resumed(config, tmp_path, steps=10, stop=5)
     assert without_timing(metrics(split)) == without_timing(metrics(straight))
     a, _ = load_training_state(training_state_path(straight / "checkpoint-10.safetensors"))
     b, _ = load_training_state(training_state_path(split / "checkpoint-10.safetensors"))

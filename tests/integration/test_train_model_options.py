@@ -8,6 +8,7 @@ import pytest
 import torch
 from test_train import metrics, without_timing
 from test_train_options import TINY
+from training_runs import one_line_error
 
 from src.hrm.analyze import main as analyze
 from src.hrm.checkpoint import load_model, load_training_state, read_metadata, training_state_path
@@ -105,17 +106,6 @@ def test_learned_initial_states_move_in_training_and_the_default_ones_do_not(tmp
             before = getattr(first.initial_hidden_states_params, level)
             after = getattr(last.initial_hidden_states_params, level)
             assert torch.equal(before, after) != moves, (flags, level)
-
-
-def one_line_error(capsys, argv, code=2) -> str:
-    capsys.readouterr()
-    try:
-        assert main(argv) == code
-    except SystemExit as exit:  # an argparse error
-        assert exit.code == code
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err
-    return err
 
 
 def test_bad_values_and_changes_on_resume_are_one_line(tmp_path, capsys):

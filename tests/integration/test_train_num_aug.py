@@ -5,7 +5,7 @@ import pytest
 import torch
 from test_train import metrics, without_timing
 from test_train_options import TINY
-from training_runs import write_dataset
+from training_runs import train_exit_code, write_dataset
 
 from src.hrm.checkpoint import load_training_state, training_state_path
 from src.hrm.train import main
@@ -17,13 +17,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture
 def data(tmp_path):
     return write_dataset(tmp_path, 6)
-
-
-def exit_code(argv) -> int:
-    try:
-        return main(argv)
-    except SystemExit as stop:  # argparse's errors
-        return stop.code
 
 
 def test_a_num_aug_run_counts_k_copies_an_epoch_and_resumes_exactly(tmp_path, data):
@@ -41,7 +34,7 @@ def test_a_num_aug_run_counts_k_copies_an_epoch_and_resumes_exactly(tmp_path, da
     b, _ = load_training_state(training_state_path(split / "checkpoint-10.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert meta["config"]["task"]["num_aug"] == 4 and meta["rows"]["rows"] == 24
-    assert exit_code([*flags, "--out-dir", str(split), "--max-steps", "11", "--resume", "--num-aug", "5"]) == 2
+    assert train_exit_code([*flags, "--out-dir", str(split), "--max-steps", "11", "--resume", "--num-aug", "5"]) == 2
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -52,7 +45,7 @@ def test_a_num_aug_run_counts_k_copies_an_epoch_and_resumes_exactly(tmp_path, da
 def test_num_aug_is_refused_in_one_line_where_it_makes_no_sense(tmp_path, data, capsys, extra, message):
     if "sudoku-dataset" in extra:
         extra = [*extra, "--data", str(data)]
-    assert exit_code([*TINY, "--out-dir", str(tmp_path / "run"), "--max-steps", "1", "--num-aug", "4", *extra]) == 2
+    assert train_exit_code([*TINY, "--out-dir", str(tmp_path / "run"), "--max-steps", "1", "--num-aug", "4", *extra]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert message in line
     assert not (tmp_path / "run").exists()

@@ -8,7 +8,7 @@ import torch
 from test_train import CPU, metrics, without_timing
 from test_train_dataset import dataset_config
 from test_train_options import TINY
-from training_runs import run_steps, write_dataset
+from training_runs import one_line_error, run_steps, straight_and_resumed, write_dataset
 
 from src.hrm.checkpoint import load_model, load_training_state, training_state_path
 from src.hrm.evaluation.inference import predict_with_act
@@ -72,10 +72,7 @@ def test_the_table_trains_only_on_its_puzzles_rows_and_round_trips_through_a_che
 def test_resume_equals_the_run_that_did_not_stop(tmp_path, data):
     config = config_with_ids(data)
     config.puzzle_emb_lr, config.puzzle_emb_weight_decay = 3e-2, 0.5
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    run_steps(config, straight, max_steps=10)
-    run_steps(config, split, max_steps=5)
-    run_steps(None, split, resume=True, max_steps=10)
+    straight, split = straight_and_resumed(config, tmp_path, steps=10, stop=5)
     assert without_timing(metrics(split)) == without_timing(metrics(straight))
     a, _ = load_training_state(training_state_path(straight / "checkpoint-10.safetensors"))
     b, _ = load_training_state(training_state_path(split / "checkpoint-10.safetensors"))
@@ -110,29 +107,19 @@ def test_the_cli_trains_and_refuses_what_does_not_fit(tmp_path, data, capsys):
     assert main(["--out-dir", str(out), "--max-steps", "2", *TINY, *dataset, "--puzzle-embeddings"]) == 0
     assert load_model(out / "checkpoint-2.safetensors").config.puzzle_embeddings == 25
 
-    def one_line_error(argv, code=2):
-        capsys.readouterr()
-        try:
-            assert main(argv) == code
-        except SystemExit as exit:  # an argparse error
-            assert exit.code == code
-        err = capsys.readouterr().err.strip()
-        assert "\n" not in err
-        return err
-
     fresh = ["--out-dir", str(tmp_path / "other"), "--max-steps", "1", *TINY]
-    assert "--puzzle-embeddings applies to --task sudoku-dataset, not sudoku" in one_line_error(
+    assert "--puzzle-embeddings applies to --task sudoku-dataset, not sudoku" in one_line_error(capsys, 
         [*fresh, "--puzzle-embeddings"])
-    assert "--puzzle-embeddings applies to --task sudoku-dataset, not boardpath" in one_line_error(
+    assert "--puzzle-embeddings applies to --task sudoku-dataset, not boardpath" in one_line_error(capsys, 
         [*fresh, "--task", "boardpath", "--puzzle-embeddings"])
-    assert "--puzzle-emb-lr applies with --puzzle-embeddings" in one_line_error(
+    assert "--puzzle-emb-lr applies with --puzzle-embeddings" in one_line_error(capsys, 
         [*fresh, *dataset, "--puzzle-emb-lr", "0.1"])
-    assert "--puzzle-emb-weight-decay applies with --puzzle-embeddings" in one_line_error(
+    assert "--puzzle-emb-weight-decay applies with --puzzle-embeddings" in one_line_error(capsys, 
         [*fresh, "--puzzle-emb-weight-decay", "0.5"])
-    assert "must be at most 1" in one_line_error(
+    assert "must be at most 1" in one_line_error(capsys, 
         [*fresh, *dataset, "--puzzle-embeddings", "--puzzle-emb-lr", "4", "--puzzle-emb-weight-decay", "0.5"])
     resumed = ["--out-dir", str(out), "--resume", "--max-steps", "3", *TINY]
-    assert "--puzzle-emb-lr 0.5 differs from the resumed run's 0.01" in one_line_error(
+    assert "--puzzle-emb-lr 0.5 differs from the resumed run's 0.01" in one_line_error(capsys, 
         [*resumed, "--puzzle-emb-lr", "0.5"])
     assert main([*resumed, "--puzzle-embeddings"]) == 0  # the same setting as the run's
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 from test_train import metrics, run_steps, tiny_config, without_timing
 from test_train_options import TINY
+from training_runs import train_exit_code
 
 from src.hrm.checkpoint import load_model, load_training_state, training_state_path
 from src.hrm.train import main
@@ -136,11 +137,7 @@ def test_the_schedules_are_saved_with_the_run_and_kept_on_resume(tmp_path, capsy
     (["--halt-exploration-schedule", "0.5:0:9", "--halt-exploration", "0.2"], "drop --halt-exploration"),
 ])  # fmt: skip
 def test_bad_schedules_are_one_line(tmp_path, capsys, extra, message):
-    try:
-        code = main([*TINY, "--out-dir", str(tmp_path / "run"), "--max-steps", "1", *extra])
-    except SystemExit as stop:  # argparse's errors
-        code = stop.code
-    assert code == 2
+    assert train_exit_code([*TINY, "--out-dir", str(tmp_path / "run"), "--max-steps", "1", *extra]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert message in line
     assert not (tmp_path / "run").exists()

@@ -1,4 +1,5 @@
-"""What the tiny training tests share: a run trained step by step on the CPU, and a small dataset file."""
+"""What the tiny training tests share: a run trained step by step on the CPU (straight, or stopped and resumed), a
+small dataset file, and the train command's exit code and one-line errors."""
 
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import torch
 
 from src.hrm.sudoku import generate_batch
 from src.hrm.sudoku.files import write_puzzle_csv
+from src.hrm.train import main
 from src.hrm.training.config import RunOptions
 from src.hrm.training.loop import train
 from src.hrm.training.run import new_run, resume_run
@@ -31,3 +33,29 @@ def write_dataset(folder: Path, count: int) -> Path:
     path = folder / "train.csv"
     write_puzzle_csv(path, puzzles, solutions, np.arange(count), "generated-hard")
     return path
+
+
+def straight_and_resumed(config, folder: Path, steps: int, stop: int) -> tuple[Path, Path]:
+    """The same run twice, to `steps`: straight through, and stopped at `stop` then resumed; their folders."""
+    straight, split = folder / "straight", folder / "split"
+    run_steps(config, straight, max_steps=steps)
+    run_steps(config, split, max_steps=stop)
+    run_steps(None, split, resume=True, max_steps=steps)
+    return straight, split
+
+
+def train_exit_code(argv) -> int:
+    """`python -m src.hrm.train argv`'s exit code, argparse's errors (SystemExit) included."""
+    try:
+        return main(argv)
+    except SystemExit as stop:
+        return stop.code
+
+
+def one_line_error(capsys, argv, code=2) -> str:
+    """Train with argv, which must exit with `code` and print one line on stderr; that line."""
+    capsys.readouterr()
+    assert train_exit_code(argv) == code
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    return err

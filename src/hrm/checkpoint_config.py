@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from .modeling import HRMACTModelConfig, TransformerConfig
-from .modeling.hrm import POS_ENCODINGS
+from .modeling.hrm import ACTIVATION_DTYPES, POS_ENCODINGS
 from .modeling.swiglu import intermediate_size
 
 _SWIFT_BLOCK = re.compile(r"^(?:high|low)LevelReasoner\.blocks\.(\d+)\.")
@@ -71,6 +71,10 @@ def check_config(path: Path, config: HRMACTModelConfig, tensors: dict[str, torch
         problems.append(f"dropout {t.dropout!r} is not a probability from 0 to below 1")
     if type(config.learned_initial_states) is not bool:
         problems.append(f"learned_initial_states {config.learned_initial_states!r} is not true or false")
+    if type(act.q_continue) is not bool:
+        problems.append(f"q_continue {act.q_continue!r} is not true or false")
+    if type(config.activation_dtype) is not str or config.activation_dtype not in ACTIVATION_DTYPES:
+        problems.append(f"activation_dtype {config.activation_dtype!r} is not one of {', '.join(ACTIVATION_DTYPES)}")
     if not problems:
         blocks = len({int(match.group(1)) for key in tensors if (match := _ANY_BLOCK.match(key))})
         if t.hidden_size % t.num_heads or (t.hidden_size // t.num_heads) % 2:

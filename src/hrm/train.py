@@ -20,9 +20,10 @@ from pathlib import Path
 from .checkpoint import CheckpointError, load_model
 from .cli_types import OneLineParser, fraction, fraction_below_one, non_negative_int, positive_float, positive_int
 from .evaluation.inference import pick_device
-from .modeling.hrm import POS_ENCODINGS
+from .modeling.hrm import ACTIVATION_DTYPES, POS_ENCODINGS
 from .modeling.variants import VARIANTS, variant_config
 from .tasks import DEFAULT_TASK, TASKS, TaskError, build_task, default_settings
+from .training.compile_cache import checked_compile_cache
 from .training.config import DEFAULT_KEEP_CHECKPOINTS, RunOptions, TrainConfig
 from .training.distributed import leads, quiet_other_ranks, say_own_error, start_ranks
 from .training.folder import RunFolderError, lock_run_folder, remove_partial_files
@@ -43,6 +44,7 @@ _RUN_FLAGS = {
     "intermediate_size": ("model", "transformers", "intermediate_size"),
     "dropout": ("model", "transformers", "dropout"), "pos_encoding": ("model", "pos_encoding"),
     "learned_initial_states": ("model", "learned_initial_states"),
+    "activation_dtype": ("model", "activation_dtype"), "q_continue": ("model", "act", "q_continue"),
     "high_cycles": ("model", "high_level_cycles"), "low_cycles": ("model", "low_level_cycles"),
     "halt_max_steps": ("model", "act", "halt_max_steps"),
     "halt_exploration": ("model", "act", "halt_exploration_probability"),
@@ -110,6 +112,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--compile", choices=tuple(COMPILE_CHOICES), default="auto",
         help="torch.compile the segment (auto: on CUDA); cudagraphs also replays it as CUDA graphs",
     )
+    run.add_argument(
+        "--compile-cache", type=Path, metavar="DIR",
+        help="where torch.compile keeps what it built between runs (default: ~/.cache/hrm-act/torch-compile,"
+        " or $TORCHINDUCTOR_CACHE_DIR)",
+    )  # fmt: skip
     run.add_argument(
         "--workers", type=positive_int,
         help="puzzle generator threads (default: all cores); under torchrun, per host, split among its ranks",
@@ -189,6 +196,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     model_group.add_argument(
         "--learned-initial-states", action="store_true", default=None,
         help="train the initial states of both levels (default: fixed random draws, as the original)",
+    )  # fmt: skip
+    speed = parser.add_argument_group("speed options (fixed for a run; docs/training.md, \"Speed\")")
+    speed.add_argument(
+        "--activation-dtype", choices=tuple(ACTIVATION_DTYPES),
+        help="the residual stream and hidden states: float32 (default, the original's) or bfloat16 (as the HRM"
+        " paper's code; half the memory traffic)",
+    )  # fmt: skip
+    speed.add_argument(
+        "--no-q-continue", dest="q_continue", action="store_const", const=False,
+        help="drop the continue Q value, its loss and its second forward, as the Tiny Recursive Model does; rows"
+        " halt where sigmoid(q_halt) > 0.5 (default: the original's Q-learning target)",
     )  # fmt: skip
     for task in TASKS.values():
         task.add_arguments(parser)
@@ -327,7 +345,14 @@ def _main(argv=None) -> int:
         keep_every=args.keep_every, workers=workers,
         log_format=args.log_format,
         compile=COMPILE_CHOICES["on" if args.compile == "auto" and device.type == "cuda" else args.compile],
+        compile_cache=args.compile_cache,
     )  # fmt: skip
+
+    if options.compile is not None:
+        try:
+            options.compile_cache = checked_compile_cache(options.compile_cache)
+        except ValueError as err:
+            parser.error(str(err))
 
     run = lock = failure = None
     try:  # only rank 0 takes the run folder's lock and cleans it

@@ -22,6 +22,8 @@ OPTIONS = {  # flags: what the saved config says
     "dropout": (["--dropout", "0.2"], {"transformers": {"dropout": 0.2}}),
     "learned initial states": (["--learned-initial-states"], {"learned_initial_states": True}),
     "depths": (["--high-layers", "1", "--low-layers", "2"], {"transformers": {"high_layers": None, "low_layers": 2}}),
+    "bf16 activations": (["--activation-dtype", "bfloat16"], {"activation_dtype": "bfloat16"}),
+    "no continue value": (["--no-q-continue"], {"act": {"q_continue": False}}),
 }
 
 
@@ -85,7 +87,8 @@ def test_dropout_changes_training_but_not_evaluation(tmp_path, capsys):
 
 @pytest.mark.parametrize("flags", [["--dropout", "0.2"], ["--learned-initial-states"],
                                    ["--pos-encoding", "rope+learned", "--dropout", "0.1", "--learned-initial-states",
-                                    "--high-layers", "2"]])  # fmt: skip
+                                    "--high-layers", "2"],
+                                   ["--activation-dtype", "bfloat16", "--no-q-continue"]])  # fmt: skip
 def test_resume_equals_the_run_that_did_not_stop(tmp_path, flags):
     assert train(tmp_path / "straight", *flags, steps=4) == 0
     assert train(tmp_path / "split", *flags, steps=2) == 0

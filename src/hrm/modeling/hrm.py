@@ -47,10 +47,16 @@ class ACTConfig:
     # Not in the original: the seeds' fixed think time. Every row runs exactly this many segments in
     # training and inference, and the Q head's halt decisions are ignored. None: ACT halting.
     fixed_segments: int | None = None
+    # Not in the original (the Tiny Recursive Model's choice): False drops the "continue" Q value, its loss and the
+    # second forward that makes its target; the continue logit reads 0, so a row halts where sigmoid(q_halt) > 0.5.
+    q_continue: bool = True
 
 
 # Position encodings: the original's rotary embedding, a learned table of absolute positions, or both (seeds 000, 002).
 POS_ENCODINGS = ("rope", "learned", "rope+learned")
+# The dtype of the residual stream and the hidden states between blocks. float32: the original's (matrix products
+# follow the run's precision, bf16 autocast on CUDA); bfloat16: every activation, as the HRM paper's code computes.
+ACTIVATION_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 @dataclass
@@ -70,6 +76,8 @@ class HRMACTModelConfig:
     pos_encoding: str = "rope"
     # Not in the original (seed 002): the initial states are trained. False: frozen random draws, the original's.
     learned_initial_states: bool = False
+    # Not in the original: bfloat16 activations (ACTIVATION_DTYPES), half the memory traffic of the residual stream.
+    activation_dtype: str = "float32"
 
     @property
     def positions(self) -> int:
@@ -109,8 +117,9 @@ class HRMACTModelConfig:
 
 # The options beyond the original, by config section, at their "off" values.
 _OPTIONS_OFF = {
-    "": {"puzzle_embeddings": 0, "pos_encoding": "rope", "learned_initial_states": False},
+    "": {"puzzle_embeddings": 0, "pos_encoding": "rope", "learned_initial_states": False, "activation_dtype": "float32"},
     "transformers": {"dropout": 0.0, "high_layers": None, "low_layers": None},
+    "act": {"q_continue": True},
 }
 
 
@@ -243,6 +252,9 @@ class HRMACTInner(nn.Module):
         x = x * math.sqrt(hidden)
 
         z_high, z_low = hidden_states.high_level, hidden_states.low_level
+        if config.activation_dtype != "float32":  # the option: the residual stream in this dtype from here on
+            dtype = ACTIVATION_DTYPES[config.activation_dtype]
+            x, z_high, z_low = x.to(dtype), z_high.to(dtype), z_low.to(dtype)
         with torch.no_grad():
             for cycle in range(1, config.high_level_cycles * config.low_level_cycles):
                 z_low = self.low_level_reasoner(z_low, z_high + x, cos, sin)
@@ -263,9 +275,11 @@ class HRMACTInner(nn.Module):
 
         output = self.output_head(z_high[:, len(prefix) :])  # [B, 81, vocab]
         q = self.q_act_head(z_high[:, 0]).float()  # [B, 2], from the CLS position
+        # Without the continue value (an option) its logit reads 0: the halting rules then compare q_halt with 0.
+        q_continue = q[:, 1] if config.act.q_continue else torch.zeros_like(q[:, 1])
         return HRMACTOutput(
             hidden_states=HiddenStates(high_level=z_high.detach(), low_level=z_low.detach()),
             output=output,
             q_act_halt=q[:, 0],
-            q_act_continue=q[:, 1],
+            q_act_continue=q_continue,
         )

@@ -61,6 +61,7 @@ class RunOptions:
     # torch.compile of the segment loss (both forwards and the loss; backward via AOTAutograd): None for eager,
     # else the torch.compile mode ("default", or "reduce-overhead" to replay the kernels as CUDA graphs).
     compile: str | None = None
+    compile_cache: Path | None = None  # torch.compile's persistent caches (None: compile_cache.default_compile_cache)
     max_steps: int | None = None
     max_minutes: float | None = None
     max_epochs: float | None = None  # dataset tasks: stop once this many passes over the rows are done

@@ -14,6 +14,7 @@ import torch
 from tqdm import tqdm
 
 from ..tasks import RowSource
+from .compile_cache import use_compile_cache
 from .config import Autocast, RunOptions
 from .distributed import Ranks, Silent, leads
 from .loss import exploration_draws, segment_loss
@@ -105,7 +106,10 @@ class LaggedMetrics:
 def train(run: Run, options: RunOptions) -> Run:
     """Run steps until a limit or Ctrl-C, logging each and checkpointing at step 1 and every `checkpoint_every`."""
     autocast = Autocast(options.device.type, torch.bfloat16 if options.precision == "bf16" else None)
-    loss_fn = segment_loss if options.compile is None else compiled_segment_loss(options.compile)
+    loss_fn = segment_loss
+    if options.compile is not None:
+        use_compile_cache(options.compile_cache)  # a second run of this configuration skips most of the compiling
+        loss_fn = compiled_segment_loss(options.compile)
     reporter = Silent()  # ranks other than 0: rank 0 writes the run's metrics and console
     if leads(run.ranks):
         reporter = Reporter(options.out_dir, options.log_format, run.step, options.max_steps)

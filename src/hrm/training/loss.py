@@ -92,15 +92,17 @@ def segment_loss(
         act, q_halt, q_continue, next_segments, explore_draw, min_halt_draw, exploration_probability, max_steps
     )
 
-    # Q-learning target for "continue": the value of the next segment, seen from this segment's states.
-    with torch.no_grad():
-        following = model(output.hidden_states, board_inputs, puzzle_vectors=puzzle_vectors)
-        next_halt, next_continue = following.q_act_halt.float(), following.q_act_continue.float()
-        q_continue_target = torch.sigmoid(torch.where(is_last, next_halt, torch.maximum(next_halt, next_continue)))
-
     halt_loss = F.binary_cross_entropy_with_logits(q_halt, row_solved.float(), reduction="none")
-    continue_loss = F.binary_cross_entropy_with_logits(q_continue, q_continue_target, reduction="none")
-    q_act_loss = ((halt_loss + continue_loss) / 2).mean()
+    if act.q_continue:
+        # Q-learning target for "continue": the value of the next segment, seen from this segment's states.
+        with torch.no_grad():
+            following = model(output.hidden_states, board_inputs, puzzle_vectors=puzzle_vectors)
+            next_halt, next_continue = following.q_act_halt.float(), following.q_act_continue.float()
+            q_continue_target = torch.sigmoid(torch.where(is_last, next_halt, torch.maximum(next_halt, next_continue)))
+        continue_loss = F.binary_cross_entropy_with_logits(q_continue, q_continue_target, reduction="none")
+        q_act_loss = ((halt_loss + continue_loss) / 2).mean()
+    else:  # the option without it: no second forward; the halt loss keeps its weight of one half
+        q_act_loss = (halt_loss / 2).mean()
 
     return SegmentLoss(
         loss=output_loss + q_act_loss,

@@ -439,8 +439,8 @@ def test_config_round_trips_through_json():
     data = config.to_dict()
     options_off = {"dropout": 0.0, "high_layers": None, "low_layers": None}
     assert dataclasses.asdict(restored) == {
-        **data, "transformers": {**data["transformers"], **options_off},
-        "puzzle_embeddings": 0, "pos_encoding": "rope", "learned_initial_states": False,
+        **data, "transformers": {**data["transformers"], **options_off}, "act": {**data["act"], "q_continue": True},
+        "puzzle_embeddings": 0, "pos_encoding": "rope", "learned_initial_states": False, "activation_dtype": "float32",
     }  # fmt: skip
     with_table = dataclasses.replace(config, puzzle_embeddings=5)
     assert with_table.to_dict() == {**data, "puzzle_embeddings": 5}

@@ -1,10 +1,17 @@
-"""Start-up time of `train`: a first run with an empty compile cache, then a second run of the same configuration.
+"""Start-up time of `train`: a first run with an empty compile cache, then a second run of the same configuration,
+with where the seconds go.
 
-Each run is a real `python -m src.hrm.train --max-steps 1` process (the default task and model unless --flags
-says otherwise) into a fresh folder, with `--compile-cache` pointed at one folder made empty at the start. It
-prints, per run, the seconds from launching the process to the end of its first step (the step's `elapsed`
-in metrics.jsonl, compiling included, plus what came before the loop: imports, building the model, the first
-puzzles) and the whole process's wall-clock time (also saving the step-1 checkpoint and exiting).
+Each run is a real `train --max-steps 1` (the default task and model unless --flags says otherwise) into a fresh
+folder, in a fresh process, with `--compile-cache` pointed at one folder made empty at the start. The process
+runs `src.hrm.train.main` under a thin wrapper that notes the time at each phase, so the table splits the
+seconds from launching the process to the end of its first step:
+  python      launching the interpreter, until the wrapper's first line
+  imports     torch and the project
+  cuda        initialising CUDA (the first use of the GPU; 0 on the CPU)
+  run         the rest until the loop starts: the model, the puzzle supply and the first rows, the optimizer
+  step 1      the first step, compiling included (metrics.jsonl's `elapsed` at step 1)
+  to step 1   the sum: what a user waits for the first step
+  after       saving the step-1 checkpoint, stopping the supply and exiting
 
     python bench/startup.py [--runs 2] [--flags "--compile cudagraphs"] [--cache DIR] [--keep-cache]
 """
@@ -20,20 +27,50 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# Runs train's main with timestamps (wall-clock seconds) at each phase, printed as one JSON line at the end.
+WRAPPER = """
+import time
+marks = {"started": time.time()}
+import json, sys
+import torch
+import src.hrm.train as train_cli
+marks["imported"] = time.time()
+if torch.cuda.is_available() and "cpu" not in sys.argv[1:]:
+    torch.cuda.init()
+    torch.zeros(1, device="cuda")
+marks["cuda"] = time.time()
+loop_train = train_cli.train
+def timed_train(run, options):
+    marks["loop"] = time.time()
+    return loop_train(run, options)
+train_cli.train = timed_train
+code = train_cli.main(sys.argv[1:])
+marks["exited"] = time.time()
+print(json.dumps({"code": code, **marks}))
+"""
+PHASES = ("python", "imports", "cuda", "run", "step 1", "to step 1", "after")
 
 
 def one_run(flags: list[str], cache: Path, out_dir: Path) -> dict:
-    """One `train --max-steps 1` process: seconds to the end of its first step, and in all."""
-    command = [sys.executable, "-m", "src.hrm.train", "--out-dir", str(out_dir), "--max-steps", "1",
-               "--log-format", "none", "--compile-cache", str(cache), *flags]  # fmt: skip
-    launched = time.monotonic()
+    """One `train --max-steps 1` process: the seconds of each phase (PHASES)."""
+    command = [sys.executable, "-c", WRAPPER, "--out-dir", str(out_dir), "--max-steps", "1", "--log-format", "none",
+               "--compile-cache", str(cache), *flags]  # fmt: skip
+    launched = time.time()
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
-    total = time.monotonic() - launched
-    if done.returncode != 0:
-        lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
-        raise SystemExit(f"error: train exited with {done.returncode}: {lines[-1] if lines else ''}")
-    first = json.loads((out_dir / "metrics.jsonl").read_text().splitlines()[0])
-    return {"step_1_elapsed_s": first["elapsed"], "process_s": total}
+    ended = time.time()
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines or json.loads(lines[-1])["code"] != 0:
+        errors = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
+        raise SystemExit(f"error: train failed: {errors[-1] if errors else f'exit code {done.returncode}'}")
+    marks = json.loads(lines[-1])
+    step_1 = json.loads((out_dir / "metrics.jsonl").read_text().splitlines()[0])["elapsed"]
+    phases = {
+        "python": marks["started"] - launched, "imports": marks["imported"] - marks["started"],
+        "cuda": marks["cuda"] - marks["imported"], "run": marks["loop"] - marks["cuda"], "step 1": step_1,
+    }  # fmt: skip
+    phases["to step 1"] = sum(phases.values())
+    phases["after"] = ended - launched - phases["to step 1"]
+    return phases
 
 
 def main() -> int:
@@ -47,16 +84,18 @@ def main() -> int:
     cache = args.cache or work / "cache"
     if cache.exists() and not args.keep_cache:
         shutil.rmtree(cache)
-    print(f"train --max-steps 1 {shlex.join(args.flags)}; compile cache {cache}")
-    print(f"{'run':<8}{'step 1 elapsed s':>18}{'process s':>11}")
+    print(f"train --max-steps 1 {shlex.join(args.flags)}; compile cache {cache}; seconds")
+    print(f"{'run':<8}" + "".join(f"{phase:>11}" for phase in PHASES))
     try:
         for k in range(args.runs):
-            r = one_run(args.flags, cache, work / f"run{k}")
+            phases = one_run(args.flags, cache, work / f"run{k}")
             label = ("cold" if k == 0 and not args.keep_cache else "warm") + f" {k + 1}"
-            print(f"{label:<8}{r['step_1_elapsed_s']:>18.1f}{r['process_s']:>11.1f}", flush=True)
+            print(f"{label:<8}" + "".join(f"{phases[phase]:>11.1f}" for phase in PHASES), flush=True)
     finally:
         for k in range(args.runs):
             shutil.rmtree(work / f"run{k}", ignore_errors=True)
+        if args.cache is None:
+            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -42,7 +42,8 @@ def train(name: str, flags: list[str], args) -> None:
     resume = run_dir.is_dir() and any(CHECKPOINT_NAME.match(f.name) for f in run_dir.iterdir())
     command = [sys.executable, "-m", "src.hrm.train", "--out-dir", str(run_dir), "--max-minutes", str(args.minutes),
                "--checkpoint-every", str(args.every), "--keep-checkpoints", "all", "--log-format", "none"]
-    command += ["--resume"] if resume else ["--seed", str(args.seed), *flags]
+    # On resume the run keeps its settings; FLAGS go along for the run flags among them (limits, device, compile).
+    command += ["--seed", str(args.seed), *flags, *(["--resume"] if resume else [])]
     print(f"{name}: {'resuming' if resume else 'starting'} for {args.minutes} min", flush=True)
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     if done.returncode != 0:

@@ -65,3 +65,19 @@ def test_the_flop_count_follows_the_block_passes_of_a_step():
     # A high level of 1 block: 2 * (4*4 + 2*1) + 2 * (4 + 1) = 46.
     shallow = HRMACTModelConfig.from_dict({**default.to_dict(), "transformers": {"high_layers": 1}})
     assert step_flops(shallow, 512) / step_flops(default, 512) == pytest.approx(46 / 64)
+
+
+def test_the_multi_gpu_bench_times_each_count_and_draws_both_curves(tmp_path):
+    """On CPU processes (gloo) with a tiny model, as it runs on GPUs: one and two ranks timed, the speed-up against
+    one rank, and the curves of two ranks against one with twice the rows."""
+    plot, numbers = tmp_path / "curve.png", tmp_path / "numbers.json"
+    bench("multi_gpu.py", tmp_path, "--tiny", "--gpus", "1,2", "--steps", "12", "--curve", "--curve-steps", "10",
+          "--plot", str(plot), "--json", str(numbers))  # fmt: skip
+    results = json.loads(numbers.read_text())
+    one, two = results["throughput"]
+    assert (one["gpus"], two["gpus"], one["steps"], two["steps"]) == (1, 2, 12, 12)
+    for r in (one, two):  # rows/s: every rank's 8 carried rows, per second of a median step
+        assert r["rows_per_second"] == pytest.approx(r["gpus"] * 8 * 1000 / r["ms_per_step"])
+    assert one["speed_up"] == 1.0 and two["speed_up"] == pytest.approx(two["rows_per_second"] / one["rows_per_second"])
+    assert set(results["curve"]["last_stage_at"]) == {"2 GPUs x 8 rows", "1 GPU x 16 rows"}
+    assert plot.stat().st_size > 0

@@ -16,6 +16,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -55,10 +56,11 @@ def main() -> int:
     steps, half = args.steps, args.steps // 2
     with tempfile.TemporaryDirectory() as work:
         straight, again, resumed = (Path(work) / name for name in ("straight", "again", "resumed"))
-        train(straight, steps, args.compile)
-        train(again, steps, args.compile)
-        train(resumed, half, args.compile)
-        train(resumed, steps, args.compile, resume=True)
+        for what, folder, until, resume in (("straight", straight, steps, False), ("again", again, steps, False),
+                                            ("stopped", resumed, half, False), ("resumed", resumed, steps, True)):
+            began = time.monotonic()
+            train(folder, until, args.compile, resume)
+            print(f"  {what}: to step {until} in {time.monotonic() - began:.0f} s", flush=True)
         a, b, c = losses(straight), losses(again), losses(resumed)
         after = range(half + 1, steps + 1)
         noise = max(abs(a[s] - b[s]) for s in after)

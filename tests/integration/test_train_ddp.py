@@ -142,3 +142,16 @@ def test_one_rank_under_torchrun_is_the_one_process_run(runs):
     assert records(root / "one") == records(root / "alone")
     for name in ("checkpoint-6.safetensors", "checkpoint-6.state.safetensors"):
         assert same(weights(root / "one" / name), weights(root / "alone" / name)), name
+
+
+def test_with_dropout_each_rank_draws_its_own_masks_and_resumes_exactly(tmp_path):
+    flags = ("--dropout", "0.2")
+    finish(start(tmp_path / "whole", 2, tmp_path / "keep-whole", *flags))
+    finish(start(tmp_path / "cut", 2, tmp_path / "keep-cut", *flags, "--max-steps", "3"))
+    finish(start(tmp_path / "cut", 2, tmp_path / "keep-cut", "--resume"))
+    states = [weights(tmp_path / "whole" / f"checkpoint-6{rank}.state.safetensors") for rank in ("", ".rank1")]
+    # The generator dropout draws from: after the same number of draws, the ranks' states differ only if their
+    # streams do (with one seed for both they drew the same masks).
+    assert not torch.equal(states[0]["rng.torch"], states[1]["rng.torch"])
+    assert records(tmp_path / "cut") == records(tmp_path / "whole")
+    assert same(weights(tmp_path / "cut" / "checkpoint-6.safetensors"), weights(tmp_path / "whole" / "checkpoint-6.safetensors"))

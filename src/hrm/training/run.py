@@ -77,6 +77,10 @@ def new_run(config: TrainConfig, device: torch.device, workers: int | None = Non
     config.model.puzzle_embeddings = task.num_puzzle_ids(config.seed)  # a table row per id the rows carry
     torch.manual_seed(config.seed)
     model = HRMACTInner(config.model).to(device)
+    if ranks is not None and ranks.rank > 0:
+        # Every rank drew the same weights from the run's seed; from here the other ranks draw (dropout's masks) from
+        # their own seed, not the same masks as rank 0 on other rows. Rank 0 goes on as one process does.
+        torch.manual_seed(shard_of(ranks).seed(config.seed))
     if config.init_from is not None:
         load_initial_weights(model, Path(config.init_from["path"]), config.init_from["sha256"])
     rows = task.rows(config.seed, config.batch_size, device, workers, shard=shard_of(ranks))

@@ -100,13 +100,16 @@ def export_swift(model: HRMACTInner, path) -> None:
     """Write `model` in the layout the original MLX Swift program loads (section 4 of the reference)."""
     model = _unwrap(model)
     config = model.config
-    # Dropout changes nothing at inference, and trained initial states are saved where the original reads its own.
+    # Dropout changes nothing at inference, trained initial states are saved where the original reads its own, and
+    # bf16 activations only round what the original computes in float32. Without the continue value the model halts
+    # where q_halt > 0, and the original would compare q_halt with the untrained continue logit instead.
     beyond = [
         what
         for what, used in (
             ("puzzle embeddings", config.puzzle_embeddings),
             ("learned positions", config.learned_positions),
             ("reasoners of different depths", len(set(config.transformers.depths)) > 1),
+            ("halting without a continue value", not config.act.q_continue),
         )
         if used
     ]

@@ -127,6 +127,16 @@ def test_export_swift_refuses_what_the_original_cannot_express(tmp_path, name):
     assert not (tmp_path / "swift.safetensors").exists()
 
 
+def test_export_swift_refuses_a_model_that_halts_without_a_continue_value(tmp_path):
+    from src.hrm.checkpoint import export_swift
+
+    config = option_config("dropout")
+    config.act.q_continue = False
+    with pytest.raises(ValueError, match="^the original program has no halting without a continue value; such"):
+        export_swift(make_model(config), tmp_path / "swift.safetensors")
+    assert not (tmp_path / "swift.safetensors").exists()
+
+
 def test_export_swift_writes_a_model_trained_with_dropout_or_learned_initial_states(tmp_path):
     """Neither changes what the model computes at inference: the original runs it as trained."""
     from src.hrm.checkpoint import export_swift
@@ -141,3 +151,16 @@ def test_export_swift_writes_a_model_trained_with_dropout_or_learned_initial_sta
     assert loaded.config.transformers.dropout == 0 and not loaded.config.learned_initial_states
     assert torch.equal(loaded.initial_hidden_states_params.low_level, model.initial_hidden_states_params.low_level)
     assert_same_forward(model.eval(), loaded.eval())
+
+
+def test_export_swift_writes_a_model_trained_with_bf16_activations_as_the_float32_model(tmp_path):
+    """The original computes in float32: the same weights, without the rounding of the option."""
+    from src.hrm.checkpoint import export_swift
+
+    config = option_config("dropout")
+    config.activation_dtype = "bfloat16"
+    model = make_model(config)
+    export_swift(model, tmp_path / "swift.safetensors")
+    loaded = load_model(tmp_path / "swift.safetensors")
+    assert loaded.config.activation_dtype == "float32"
+    assert_same_state(model, loaded)

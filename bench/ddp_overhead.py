@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from src.hrm.modeling import ACTConfig, HRMACTModelConfig, TransformerConfig  # noqa: E402
-from src.hrm.train import COMPILE_CHOICES  # noqa: E402
+from src.hrm.train_args import COMPILE_CHOICES  # noqa: E402
 from src.hrm.training.config import Autocast, TrainConfig  # noqa: E402
 from src.hrm.training.distributed import start_ranks  # noqa: E402
 from src.hrm.training.loop import METRICS, compiled_segment_loss, step_values, train_step  # noqa: E402

@@ -34,7 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from src.hrm.train import COMPILE_CHOICES  # noqa: E402
+from src.hrm.train_args import COMPILE_CHOICES  # noqa: E402
 from src.hrm.tasks import default_settings  # noqa: E402
 from src.hrm.tasks.curriculum import LAST_STAGE  # noqa: E402
 from src.hrm.training.compile_cache import use_compile_cache  # noqa: E402

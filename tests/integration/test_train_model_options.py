@@ -14,7 +14,8 @@ from src.hrm.analyze import main as analyze
 from src.hrm.checkpoint import load_model, load_training_state, read_metadata, training_state_path
 from src.hrm.evaluate import main as evaluate
 from src.hrm.infer import main as infer
-from src.hrm.train import config_from_args, main, parse_args
+from src.hrm.train import main
+from src.hrm.train_args import config_from_args, parse_args
 
 OPTIONS = {  # flags: what the saved config says
     "learned positions": (["--pos-encoding", "learned"], {"pos_encoding": "learned"}),

@@ -12,7 +12,8 @@ from src.hrm.checkpoint import load_model, load_training_state, training_state_p
 from src.hrm.modeling import HiddenStates, HRMACTInner
 from src.hrm.sudoku import Difficulty
 from src.hrm.tasks.curriculum import STAGE_PROBABILITIES, TRAINING_DIFFICULTIES
-from src.hrm.train import config_from_args, main, parse_args
+from src.hrm.train import main
+from src.hrm.train_args import config_from_args, parse_args
 from src.hrm.training import loop
 from src.hrm.training.config import RunOptions
 from src.hrm.training.loss import SegmentLoss, exploration_draws, segment_loss

@@ -14,6 +14,7 @@ Modes (the train flags each stands for):
   compiled               --compile on (the default on CUDA)
   compiled-cudagraphs    --compile cudagraphs (torch.compile's reduce-overhead mode: CUDA graphs)
   compiled-max-autotune  Triton GEMM templates tuned per shape (bench only; minutes of tuning)
+  compiled-regional      --compile regional (each reasoner compiled on its own: a shorter compile)
   bf16-activations       --compile cudagraphs --activation-dtype bfloat16
   no-q-continue          --compile cudagraphs --no-q-continue
   fastest                --compile cudagraphs --activation-dtype bfloat16 --no-q-continue
@@ -50,12 +51,13 @@ MODE_SETTINGS = {
     "compiled": (COMPILE_CHOICES["on"], {}),
     "compiled-cudagraphs": (COMPILE_CHOICES["cudagraphs"], {}),
     "compiled-max-autotune": ("max-autotune-no-cudagraphs", {}),
+    "compiled-regional": (COMPILE_CHOICES["regional"], {}),
     "bf16-activations": (COMPILE_CHOICES["cudagraphs"], {"activation_dtype": "bfloat16"}),
     "no-q-continue": (COMPILE_CHOICES["cudagraphs"], {"q_continue": False}),
     "fastest": (COMPILE_CHOICES["cudagraphs"], {"activation_dtype": "bfloat16", "q_continue": False}),
 }
 MODES = tuple(MODE_SETTINGS)
-DEFAULT_MODES = "eager,compiled,compiled-cudagraphs,bf16-activations,no-q-continue,fastest"
+DEFAULT_MODES = "eager,compiled,compiled-cudagraphs,compiled-regional,bf16-activations,no-q-continue,fastest"
 
 
 def step_flops(config, batch: int) -> float:

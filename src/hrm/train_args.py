@@ -14,7 +14,8 @@ from .training.halt_schedule import ExplorationSchedule, MaxStepsSchedule
 from .training.optimizer import OPTIMIZERS
 from .training.run import file_sha256
 
-COMPILE_CHOICES = {"auto": None, "off": None, "on": "default", "cudagraphs": "reduce-overhead"}  # flag → mode
+# flag → torch.compile mode ("regional": each reasoner compiled on its own, src/hrm/training/loop.py)
+COMPILE_CHOICES = {"auto": None, "off": None, "on": "default", "cudagraphs": "reduce-overhead", "regional": "regional"}
 
 
 # Flags that define a run's results: None = not given (a fresh run takes the default, a resumed run its saved value).
@@ -92,7 +93,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     run.add_argument(
         "--compile", choices=tuple(COMPILE_CHOICES), default="auto",
-        help="torch.compile the segment (auto: on CUDA); cudagraphs also replays it as CUDA graphs",
+        help="torch.compile the segment (auto: on CUDA); cudagraphs also replays it as CUDA graphs; regional"
+        " compiles each reasoner on its own (a shorter compile)",
     )
     run.add_argument(
         "--compile-cache", type=Path, metavar="DIR",

@@ -80,10 +80,39 @@ def test_a_failing_compile_falls_back_to_eager_with_one_warning(tmp_path, monkey
 
     # Through the loop: a run with --compile on and a broken compiler logs what an eager run logs.
     config = tiny_config(halt_max_steps=3)
-    train_run(config, tmp_path / "compiled", max_steps=3, compile="default")
+    train_run(config, tmp_path / "compiled", max_steps=3, compile="default", compile_cache=tmp_path / "cache")
     assert capsys.readouterr().out.count("warning: torch.compile failed") == 1
     train_run(config, tmp_path / "eager", max_steps=3)
     assert without_timing(metrics(tmp_path / "compiled")) == without_timing(metrics(tmp_path / "eager"))
+
+
+def test_regional_compiling_falls_back_to_eager_with_one_warning(tmp_path, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(torch, "compile", failing_compile(calls))
+    config = tiny_config(halt_max_steps=3)
+    train_run(config, tmp_path / "regional", max_steps=3, compile="regional", compile_cache=tmp_path / "cache")
+    assert capsys.readouterr().out.count("warning: torch.compile failed (RuntimeError: the backend could not") == 1
+    assert len(calls) == 1  # the first compiled pass failed; nothing is compiled or tried again
+    train_run(config, tmp_path / "eager", max_steps=3)
+    assert without_timing(metrics(tmp_path / "regional")) == without_timing(metrics(tmp_path / "eager"))
+
+
+def test_regional_compiling_compiles_each_reasoner_once_and_computes_the_eager_step(tmp_path):
+    """Each level's pass is one graph per gradient mode, reused by every pass of every step: no recompiling after
+    the first step; the losses are the eager ones to float32 rounding."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    config = tiny_config(halt_max_steps=3)
+    train_run(config, tmp_path / "regional", max_steps=2, compile="regional", compile_cache=tmp_path / "cache")
+    frames = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    train_run(config, tmp_path / "more", max_steps=4, compile="regional", compile_cache=tmp_path / "cache")
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == frames  # steps 3 and 4 compiled nothing new
+    assert 0 < frames <= 4  # two levels, with and without gradient
+    train_run(config, tmp_path / "eager", max_steps=4)
+    for got, want in zip(metrics(tmp_path / "more"), metrics(tmp_path / "eager")):
+        assert got["loss"] == pytest.approx(want["loss"], rel=1e-5) and got["halted"] == want["halted"]
 
 
 def test_bf16_autocast_on_the_cpu_keeps_float32_weights(tmp_path):

@@ -176,9 +176,15 @@ def train(run: Run, options: RunOptions) -> Run:
     return run
 
 
+# `--compile regional`: each reasoner compiled on its own instead of the whole segment.
+REGIONAL = "regional"
+
+
 def compiled_segment_loss(mode: str | None = None):
-    """torch.compile'd segment loss (`mode` as torch.compile takes it) that falls back to eager, with one
-    warning, if compiling fails."""
+    """torch.compile'd segment loss (`mode` as torch.compile takes it, or REGIONAL) that falls back to eager, with
+    one warning, if compiling fails."""
+    if mode == REGIONAL:
+        return regionally_compiled_segment_loss()
     compiled = torch.compile(segment_loss, mode=mode)
     state = {"fn": compiled}
 
@@ -191,6 +197,36 @@ def compiled_segment_loss(mode: str | None = None):
                 tqdm.write(f"warning: torch.compile failed ({reason}); running eager")
                 state["fn"] = segment_loss
         return state["fn"](*args)
+
+    return loss_fn
+
+
+def regionally_compiled_segment_loss():
+    """The segment loss with each reasoner compiled on its own (`--compile regional`): a pass of one level's blocks
+    is a small graph, traced and compiled once per level and gradient mode and reused by every pass of every step,
+    where the whole segment unrolls twelve passes (twice: the target's forward) into one large graph. The loss and
+    the glue between passes run eager. Falls back to eager, with one warning, if compiling fails."""
+    state = {"compiled": None, "failed": False}
+
+    def reasoners(model):
+        return (model.high_level_reasoner, model.low_level_reasoner)
+
+    def loss_fn(model, *args):
+        if not state["failed"] and state["compiled"] is not model:
+            for reasoner in reasoners(model):
+                reasoner.compile()
+            state["compiled"] = model
+        try:
+            return segment_loss(model, *args)
+        except Exception as err:  # a compiler failure must not end a training run
+            if state["failed"]:
+                raise
+            reason = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
+            tqdm.write(f"warning: torch.compile failed ({reason}); running eager")
+            state["failed"] = True
+            for reasoner in reasoners(model):
+                reasoner._compiled_call_impl = None  # what nn.Module.compile set: the module's own forward again
+            return segment_loss(model, *args)
 
     return loss_fn
 

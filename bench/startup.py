@@ -11,7 +11,8 @@ seconds from launching the process to the end of its first step:
   run         the rest until the loop starts: the model, the puzzle supply and the first rows, the optimizer
   step 1      the first step, compiling included (metrics.jsonl's `elapsed` at step 1)
   to step 1   the sum: what a user waits for the first step
-  after       saving the step-1 checkpoint, stopping the supply and exiting
+  after       saving the step-1 checkpoint and stopping the puzzle supply, until `main` returns
+  exit        the interpreter's shutdown (atexit handlers, worker pools, freeing the GPU)
 
     python bench/startup.py [--runs 2] [--flags "--compile cudagraphs"] [--cache DIR] [--keep-cache]
 """
@@ -48,7 +49,7 @@ code = train_cli.main(sys.argv[1:])
 marks["exited"] = time.time()
 print(json.dumps({"code": code, **marks}))
 """
-PHASES = ("python", "imports", "cuda", "run", "step 1", "to step 1", "after")
+PHASES = ("python", "imports", "cuda", "run", "step 1", "to step 1", "after", "exit")
 
 
 def one_run(flags: list[str], cache: Path, out_dir: Path) -> dict:
@@ -69,7 +70,8 @@ def one_run(flags: list[str], cache: Path, out_dir: Path) -> dict:
         "cuda": marks["cuda"] - marks["imported"], "run": marks["loop"] - marks["cuda"], "step 1": step_1,
     }  # fmt: skip
     phases["to step 1"] = sum(phases.values())
-    phases["after"] = ended - launched - phases["to step 1"]
+    phases["after"] = marks["exited"] - launched - phases["to step 1"]
+    phases["exit"] = ended - marks["exited"]
     return phases
 
 

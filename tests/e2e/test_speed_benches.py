@@ -50,7 +50,7 @@ def test_startup_splits_the_seconds_into_phases_that_add_up(tmp_path):
     header, row = result.stdout.splitlines()[1:3]
     assert header.split()[:3] == ["run", "python", "imports"]
     values = [float(v) for v in row.split()[2:]]  # after "cold 1"
-    python, imports, cuda, run, step, to_step, after = values
+    python, imports, cuda, run, step, to_step, after, exit = values
     assert cuda == 0.0 and min(values) >= 0
     assert to_step == pytest.approx(python + imports + cuda + run + step, abs=0.15)  # printed to 0.1 s each
 

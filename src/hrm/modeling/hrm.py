@@ -268,8 +268,8 @@ class HRMACTInner(nn.Module):
             # (`restart`: rows on their first segment) take the gradient at the last updates' inputs straight through
             # the cycles, as if these were the identity. Adds zeros: the values do not change.
             start = hidden_states
-            z_low = z_low + (start.low_level - start.low_level.detach())
-            z_high = z_high + (start.high_level - start.high_level.detach())
+            z_low = z_low + (start.low_level - start.low_level.detach()).to(z_low.dtype)  # keeps bf16 activations
+            z_high = z_high + (start.high_level - start.high_level.detach()).to(z_high.dtype)
         z_low = self.low_level_reasoner(z_low, z_high + x, cos, sin)
         z_high = self.high_level_reasoner(z_high, z_low, cos, sin)
 

@@ -134,3 +134,15 @@ def test_both_options_round_trip_through_a_checkpoint(tmp_path):
     inputs = random_inputs()
     a, b = model(HiddenStates(high, low), inputs), loaded(HiddenStates(high, low), inputs)
     assert torch.equal(a.output, b.output) and torch.equal(a.q_act_continue, torch.zeros_like(b.q_act_continue))
+
+
+def test_bf16_activations_stay_bf16_with_learned_initial_states():
+    """The straight-through term that gives the initial states their gradient must not widen the stream."""
+    config = with_options(tiny_config(), "bfloat16")
+    config.learned_initial_states = True
+    model = tiny_model(config)
+    states = model.restart(HiddenStates(*random_states(config.transformers.hidden_size)), torch.ones(2, dtype=torch.bool))
+    out = model(states, random_inputs())
+    assert out.hidden_states.high_level.dtype == out.hidden_states.low_level.dtype == torch.bfloat16
+    out.output.float().sum().backward()
+    assert model.initial_hidden_states_params.high_level.grad is not None

@@ -233,6 +233,9 @@ def config_from_args(args, base: TrainConfig | None = None) -> TrainConfig:
         for name in where[:-1]:
             owner = owner[name]
         if base is not None and (saved := _saved_setting(base, where)) != value:
+            if flag == "q_continue":  # a flag that only turns it off: say so in its own words
+                raise CheckpointError("--no-q-continue: the resumed run trains the continue Q value; a run keeps its"
+                                      " settings")  # fmt: skip
             raise CheckpointError(
                 f"--{flag.replace('_', '-')} {value} differs from the resumed run's {saved}; a run keeps its settings"
             )

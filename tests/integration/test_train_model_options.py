@@ -130,6 +130,10 @@ def test_bad_values_and_changes_on_resume_are_one_line(tmp_path, capsys):
     assert "--learned-initial-states True differs from the resumed run's False" in one_line_error(
         capsys, [*resumed, "--learned-initial-states"])
     assert "--low-layers 1 differs from the resumed run's 2" in one_line_error(capsys, [*resumed, "--low-layers", "1"])
+    assert "--no-q-continue: the resumed run trains the continue Q value" in one_line_error(
+        capsys, [*resumed, "--no-q-continue"])
+    assert "--activation-dtype bfloat16 differs from the resumed run's float32" in one_line_error(
+        capsys, [*resumed, "--activation-dtype", "bfloat16"])
     # The run's own values are no change: its high level is --num-layers 1 deep.
     assert main([*resumed, "--dropout", "0.1", "--high-layers", "1", "--low-layers", "2", "--pos-encoding", "rope"]) == 0
 

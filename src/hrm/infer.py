@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import sys
-from functools import partial
 
 import numpy as np
 import torch
@@ -412,7 +411,7 @@ def infer_views(args, task, paths, models, puzzle, answer, device, autocast_dtyp
     run = run_views(models, puzzle[None], args.views, rules, args.views, device, args.max_segments, autocast_dtype,
                     args.early_stop)  # fmt: skip
     choice = run.choose()
-    picture = partial(row_picture, task)
+    picture = task.format_row
     accepted, winner, stopped = bool(choice.accepted[0]), int(choice.winning_view[0]), int(run.stopped_at[0])
     verdict, right = outcome(task, puzzle, answer, choice.answers[0])
     columns = range(run.candidates.shape[1])
@@ -461,16 +460,9 @@ def infer_views(args, task, paths, models, puzzle, answer, device, autocast_dtyp
     return 0
 
 
-def row_picture(task, row: np.ndarray) -> str:
-    """A flat row as the task's picture."""
-    if isinstance(task, SudokuBoards):
-        return board_to_string(np.asarray(row).reshape(9, 9))
-    return path_picture(row, task.config.board_size)
-
-
 def format_row(task, row: np.ndarray) -> str:
     """A flat row as one string: 81 cells for a Sudoku, the board's picture for a path."""
-    return format_puzzle(np.asarray(row).reshape(9, 9)) if isinstance(task, SudokuBoards) else row_picture(task, row)
+    return format_puzzle(np.asarray(row).reshape(9, 9)) if isinstance(task, SudokuBoards) else task.format_row(row)
 
 
 def outcome(task, puzzle: np.ndarray, answer: np.ndarray | None, board: np.ndarray) -> tuple[str, bool]:

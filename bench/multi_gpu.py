@@ -32,6 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from src.hrm.analysis.figure_files import save_figure  # noqa: E402
 from src.hrm.plot_metrics import read_metrics, rolling_mean  # noqa: E402
 from src.hrm.tasks.curriculum import LAST_STAGE  # noqa: E402
 
@@ -93,12 +94,8 @@ def plot_curves(runs: dict[str, Path], out: Path, window: int) -> dict[str, int 
         axis.set_xlabel("step")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
-    figure.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    figure.savefig(tmp, dpi=100)
-    plt.close(figure)
-    tmp.replace(out)
+    save_figure(figure, out, dpi=100)
     return reached
 
 

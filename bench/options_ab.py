@@ -25,7 +25,6 @@ compile takes a large and uneven share of a budget of a minute or two; --compile
 """
 
 import argparse
-import csv
 import json
 import os
 import re
@@ -42,6 +41,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from src.hrm.analysis.figure_files import save_figure  # noqa: E402
 from src.hrm.checkpoint import load_model  # noqa: E402
 from src.hrm.evaluation.inference import compute_metrics, evaluate_puzzles  # noqa: E402
 from src.hrm.plot_metrics import read_metrics, rolling_mean  # noqa: E402
@@ -177,11 +177,7 @@ def plot(records: list[dict], baseline: str, out: Path, window: int) -> None:
         axis.set_ylabel(f"cell accuracy ({window}-step mean)")
     for axis in list(axes.flat)[len(others):]:
         axis.set_visible(False)
-    figure.tight_layout()
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    figure.savefig(tmp, dpi=100)
-    plt.close(figure)
-    tmp.replace(out)
+    save_figure(figure, out, dpi=100)
 
 
 def _rates(records: list[dict], record) -> str:

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from options_ab import REPO, parse_variant, scores  # noqa: E402  (the same scoring as the options bench)
 
+from src.hrm.analysis.figure_files import save_figure  # noqa: E402
 from src.hrm.checkpoint import load_model  # noqa: E402
 from src.hrm.plot_metrics import read_metrics, rolling_mean  # noqa: E402
 from src.hrm.sudoku import Difficulty, generate_batch  # noqa: E402
@@ -115,12 +116,8 @@ def plot(names: list[str], args) -> Path:
         axis.set_xlabel("training minutes (compiling included)")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8, loc="lower right")
-    figure.tight_layout()
     out = args.out / "quality.png"
-    tmp = out.with_name(".quality.tmp.png")
-    figure.savefig(tmp, dpi=100)
-    plt.close(figure)
-    tmp.replace(out)
+    save_figure(figure, out, dpi=100)
     return out
 
 

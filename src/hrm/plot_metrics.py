@@ -10,13 +10,13 @@ stderr, exit 2.
 """
 
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .analysis.figure_files import save_figure
 from .cli_types import OneLineParser
 from .tasks.curriculum import CurriculumConfig
 
@@ -140,16 +140,7 @@ def plot(metrics: RunMetrics, out_path, window: int, title: str | None = None) -
         axis.grid(alpha=0.3)
     if title:
         figure.suptitle(title)
-    figure.tight_layout()
-
-    out_path = Path(out_path)
-    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp.png")
-    try:
-        figure.savefig(tmp, dpi=110)
-        os.replace(tmp, out_path)
-    finally:
-        plt.close(figure)
-        tmp.unlink(missing_ok=True)
+    save_figure(figure, out_path)
 
 
 def summary(metrics: RunMetrics, window: int) -> str:

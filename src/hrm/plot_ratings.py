@@ -11,11 +11,11 @@ Bad input: one line on stderr, exit 2.
 """
 
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .analysis.figure_files import save_figure
 from .cli_types import OneLineParser, positive_int
 
 
@@ -76,15 +76,7 @@ def plot_ratings(curves: list[RatingCurve], out, title: str | None = None) -> No
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title(title or "Solve rate against rating (marker size: puzzles in the bucket)")
-    fig.tight_layout()
-    out = Path(out)
-    partial = out.with_name(f".{out.name}.partial")
-    try:
-        fig.savefig(partial, format="png", dpi=110)
-        os.replace(partial, out)
-    finally:
-        plt.close(fig)
-        partial.unlink(missing_ok=True)
+    save_figure(fig, out)
 
 
 def main(argv=None) -> int:

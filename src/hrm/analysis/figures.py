@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .figure_files import save_figure
+
 
 def _figure():
     import matplotlib
@@ -14,19 +16,6 @@ def _figure():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _save(figure, plt, path) -> None:
-    """Atomically: a half-written PNG never replaces a good one."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
-    try:
-        figure.tight_layout()
-        figure.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
-    finally:
-        plt.close(figure)
-        tmp.unlink(missing_ok=True)
 
 
 def plot_residuals(summaries: dict[str, dict], path, segments: int = 4) -> None:
@@ -48,7 +37,7 @@ def plot_residuals(summaries: dict[str, dict], path, segments: int = 4) -> None:
         axis.grid(alpha=0.3)
         axis.legend()
     axes[0][0].set_ylabel("forward residual  ||z_t - z_(t-1)|| / ||z_(t-1)||")
-    _save(figure, plt, path)
+    save_figure(figure, path)
 
 
 def plot_participation(summaries: dict[str, dict], path) -> None:
@@ -65,7 +54,7 @@ def plot_participation(summaries: dict[str, dict], path) -> None:
     axis.set_ylabel("participation ratio (effective dimensions)")
     axis.legend()
     axis.grid(alpha=0.3, axis="y")
-    _save(figure, plt, path)
+    save_figure(figure, path)
 
 
 def plot_segments(summaries: dict[str, dict], path) -> None:
@@ -85,7 +74,7 @@ def plot_segments(summaries: dict[str, dict], path) -> None:
         axis.set_xlabel("segment")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
-    _save(figure, plt, path)
+    save_figure(figure, path)
 
 
 def prediction_grid(frames: list[Image.Image], path, columns: int = 4) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..analysis.figure_files import save_figure
 from ..tasks import Task
 from .scaling import ViewRun, run_views, stop_rule
 from .views import Choice, view_rules
@@ -141,6 +142,4 @@ def plot_curve(curve: dict, path) -> None:
     by_segments.legend(fontsize=8)
     checkpoints = ", ".join(Path(c).name for c in curve["checkpoints"])
     figure.suptitle(f"{checkpoints}: {curve['num_puzzles']} puzzles, {stop_rule(curve['early_stop'])}", fontsize=10)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_figure(figure, path)

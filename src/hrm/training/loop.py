@@ -193,8 +193,7 @@ def compiled_segment_loss(mode: str | None = None):
             try:
                 return compiled(*args)
             except Exception as err:  # a compiler failure must not end a training run
-                reason = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
-                tqdm.write(f"warning: torch.compile failed ({reason}); running eager")
+                _warn_compile_failed(err)
                 state["fn"] = segment_loss
         return state["fn"](*args)
 
@@ -221,14 +220,18 @@ def regionally_compiled_segment_loss():
         except Exception as err:  # a compiler failure must not end a training run
             if state["failed"]:
                 raise
-            reason = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
-            tqdm.write(f"warning: torch.compile failed ({reason}); running eager")
+            _warn_compile_failed(err)
             state["failed"] = True
             for reasoner in reasoners(model):
                 reasoner._compiled_call_impl = None  # what nn.Module.compile set: the module's own forward again
             return segment_loss(model, *args)
 
     return loss_fn
+
+
+def _warn_compile_failed(err: Exception) -> None:
+    reason = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
+    tqdm.write(f"warning: torch.compile failed ({reason}); running eager")
 
 
 def _stopping(run: Run, options: RunOptions, stop: "_StopFlag", started: float) -> bool:

@@ -79,12 +79,17 @@ def rows(model, count=12):
     return hidden, inputs, targets, torch.arange(count) % 5
 
 
+def counted_forwards(monkeypatch):
+    """Count the model's forwards from here on: the list that grows with each, and the unpatched forward."""
+    calls, forward = [], HRMACTInner.forward
+    monkeypatch.setattr(HRMACTInner, "forward", lambda self, *a, **k: calls.append(1) or forward(self, *a, **k))
+    return calls, forward
+
+
 def test_without_the_continue_value_one_forward_and_the_halt_loss_alone(monkeypatch):
     model = loss_model(q_continue=False)
     hidden, inputs, targets, segments = rows(model)
-    calls = []
-    forward = HRMACTInner.forward
-    monkeypatch.setattr(HRMACTInner, "forward", lambda self, *a, **k: calls.append(1) or forward(self, *a, **k))
+    calls, forward = counted_forwards(monkeypatch)
     result = sudoku_loss(model, hidden, inputs, targets, segments)
     assert len(calls) == 1  # no second forward for a target
     with torch.no_grad():
@@ -103,9 +108,7 @@ def test_without_the_continue_value_one_forward_and_the_halt_loss_alone(monkeypa
 def test_the_default_still_makes_the_target_with_a_second_forward(monkeypatch):
     model = loss_model(q_continue=True)
     hidden, inputs, targets, segments = rows(model)
-    calls = []
-    forward = HRMACTInner.forward
-    monkeypatch.setattr(HRMACTInner, "forward", lambda self, *a, **k: calls.append(1) or forward(self, *a, **k))
+    calls, _ = counted_forwards(monkeypatch)
     sudoku_loss(model, hidden, inputs, targets, segments)
     assert len(calls) == 2
 

@@ -5,8 +5,10 @@ Each run `NAME:FLAGS` is a real `python -m src.hrm.train` process (seed 42, the 
 OUT/NAME that keeps a checkpoint every --every steps. Every checkpoint is then scored under ACT halting, as
 `evaluate` scores it, on --extreme generated extreme puzzles of seed --eval-seed (the same puzzles for every run
 and checkpoint), and placed at the run's training minutes at that step (`elapsed` in metrics.jsonl: compiling,
-puzzle waiting and checkpoint saving included). Giving the same command again resumes each run for another
---minutes (a GPU lease is shorter than a run) and scores only the new checkpoints.
+puzzle waiting and checkpoint saving included). Checkpoints are scored while the run trains (about a second of
+GPU time each, in this process), and a run that reaches the target is stopped there with Ctrl-C's clean stop (it
+saves and exits) unless --keep-going. Giving the same command again resumes each run not yet at its target for
+another --minutes (a GPU lease is shorter than a run) and scores only the new checkpoints.
 
     python bench/time_to_quality.py --minutes 8 --out runs/ttq --run default: \\
         --run fastest:"--compile cudagraphs --activation-dtype bfloat16 --no-q-continue"
@@ -18,6 +20,7 @@ and OUT/quality.png: the solve rate, the training accuracy and the curriculum st
 
 import argparse
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -37,19 +40,36 @@ from src.hrm.sudoku import Difficulty, generate_batch  # noqa: E402
 from src.hrm.training.run import CHECKPOINT_NAME  # noqa: E402
 
 
-def train(name: str, flags: list[str], args) -> None:
-    """Start the run, or resume it, for --minutes more; exits with the trainer's error line if it fails."""
+def train(name: str, flags: list[str], args, score) -> dict:
+    """Start the run, or resume it, for --minutes more, scoring its checkpoints as they come (`score()` scores the new
+    ones and returns the quality record); stops it at the target unless --keep-going. Exits with the trainer's error
+    line if it fails."""
     run_dir = args.out / name
     resume = run_dir.is_dir() and any(CHECKPOINT_NAME.match(f.name) for f in run_dir.iterdir())
+    if resume and not args.keep_going and score()["minutes_to_target"] is not None:
+        print(f"{name}: at the target already", flush=True)
+        return score()
     command = [sys.executable, "-m", "src.hrm.train", "--out-dir", str(run_dir), "--max-minutes", str(args.minutes),
                "--checkpoint-every", str(args.every), "--keep-checkpoints", "all", "--log-format", "none"]
     # On resume the run keeps its settings; FLAGS go along for the run flags among them (limits, device, compile).
     command += ["--seed", str(args.seed), *flags, *(["--resume"] if resume else [])]
     print(f"{name}: {'resuming' if resume else 'starting'} for {args.minutes} min", flush=True)
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
-    if done.returncode != 0:
-        lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
-        raise SystemExit(f"error: {name}: {lines[-1] if lines else f'exit code {done.returncode}'}")
+    log_path = args.out / f"{name}.log"  # the trainer's output, for its error line
+    with open(log_path, "w") as log:
+        trainer = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        stopping = False
+        while trainer.poll() is None:
+            time.sleep(args.poll)
+            if not (run_dir / "metrics.jsonl").is_file():
+                continue
+            if score()["minutes_to_target"] is not None and not (stopping or args.keep_going):
+                print(f"{name}: at the target; stopping the run", flush=True)
+                trainer.send_signal(signal.SIGINT)  # the trainer's clean stop: it saves this step and exits
+                stopping = True
+    if trainer.returncode != 0:
+        lines = [line for line in log_path.read_text().splitlines() if line.strip()]
+        raise SystemExit(f"error: {name}: {lines[-1] if lines else f'exit code {trainer.returncode}'}")
+    return score()
 
 
 def score_checkpoints(name: str, args, puzzles, solutions, device) -> dict:
@@ -132,17 +152,21 @@ def main() -> int:
     parser.add_argument("--extreme", type=int, default=1000, help="generated extreme puzzles (default 1000)")
     parser.add_argument("--eval-seed", type=int, default=5, help="their seed (default 5)")
     parser.add_argument("--seed", type=int, default=42, help="every run's --seed (default 42)")
+    parser.add_argument("--keep-going", action="store_true", help="train the full --minutes past the target")
+    parser.add_argument("--poll", type=float, default=5.0, help="seconds between looks for new checkpoints (default 5)")
     parser.add_argument("--plot-only", action="store_true", help="redraw OUT/quality.png from the saved records")
     args = parser.parse_args()
+    if not 0 <= args.target <= 1 or args.poll <= 0 or args.every < 1 or args.minutes <= 0:
+        parser.error("--target must lie in [0, 1]; --poll, --every and --minutes must be positive")
     names = [name for name, _ in args.run]
     if not args.plot_only:
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         puzzles, solutions = generate_batch([Difficulty.EXTREME] * args.extreme, seed=args.eval_seed)
         puzzles, solutions = np.asarray(puzzles), np.asarray(solutions)
+        args.out.mkdir(parents=True, exist_ok=True)
         for name, flags in args.run:
             started = time.monotonic()
-            train(name, flags, args)
-            record = score_checkpoints(name, args, puzzles, solutions, device)
+            record = train(name, flags, args, lambda name=name: score_checkpoints(name, args, puzzles, solutions, device))
             reached = record["minutes_to_target"]
             print(f"{name}: {'not yet at' if reached is None else f'{reached:.2f} min to'} {args.target:.0%}"
                   f" ({(time.monotonic() - started) / 60:.1f} min of this command)", flush=True)

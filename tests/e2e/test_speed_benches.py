@@ -45,6 +45,22 @@ def test_time_to_quality_scores_each_checkpoint_and_goes_on_where_it_stopped(tmp
     assert second["points"][:4] == first["points"] and [p["step"] for p in second["points"][4:]] == [12, 13]
 
 
+def test_time_to_quality_stops_a_run_at_its_target_and_does_not_train_it_again(tmp_path):
+    """Scored while it trains: with a target every checkpoint meets, the run is stopped (a clean stop that saves)
+    long before its step limit, and the same command again finds it at the target without starting it."""
+    out = tmp_path / "ttq"
+    flags = ["--out", str(out), "--every", "2", "--extreme", "4", "--target", "0", "--poll", "0.2",
+             "--run", f"a:{TINY} --compile off --max-steps 100000"]  # fmt: skip
+    result = bench("time_to_quality.py", tmp_path, "--minutes", "5", *flags)
+    assert "a: at the target; stopping the run" in result.stdout
+    record = json.loads((out / "a" / "quality.json").read_text())
+    assert record["minutes_to_target"] == record["points"][0]["minutes"] and record["steps_to_target"] == 1
+    last = max(int(line.split('"step": ')[1].split(",")[0]) for line in (out / "a" / "metrics.jsonl").open())
+    assert last < 100000 and (out / "a" / f"checkpoint-{last}.safetensors").is_file()  # saved where it stopped
+    again = bench("time_to_quality.py", tmp_path, "--minutes", "5", *flags)
+    assert "a: at the target already" in again.stdout and "resuming" not in again.stdout
+
+
 def test_startup_splits_the_seconds_into_phases_that_add_up(tmp_path):
     result = bench("startup.py", tmp_path, "--runs", "1", "--cache", str(tmp_path / "cache"), "--flags", f"{TINY} --compile off")
     header, row = result.stdout.splitlines()[1:3]

@@ -58,14 +58,19 @@ def train(name: str, flags: list[str], args, score) -> dict:
     with open(log_path, "w") as log:
         trainer = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         stopping = False
-        while trainer.poll() is None:
-            time.sleep(args.poll)
-            if not (run_dir / "metrics.jsonl").is_file():
-                continue
-            if score()["minutes_to_target"] is not None and not (stopping or args.keep_going):
-                print(f"{name}: at the target; stopping the run", flush=True)
-                trainer.send_signal(signal.SIGINT)  # the trainer's clean stop: it saves this step and exits
-                stopping = True
+        try:
+            while trainer.poll() is None:
+                time.sleep(args.poll)
+                if not run_dir.is_dir() or not any(CHECKPOINT_NAME.match(f.name) for f in run_dir.iterdir()):
+                    continue  # nothing to score before the first checkpoint (metrics.jsonl may still be empty)
+                if score()["minutes_to_target"] is not None and not (stopping or args.keep_going):
+                    print(f"{name}: at the target; stopping the run", flush=True)
+                    trainer.send_signal(signal.SIGINT)  # the trainer's clean stop: it saves this step and exits
+                    stopping = True
+        finally:
+            if trainer.poll() is None:  # this process is failing: leave no trainer running on its own
+                trainer.kill()
+                trainer.wait()
     if trainer.returncode != 0:
         lines = [line for line in log_path.read_text().splitlines() if line.strip()]
         raise SystemExit(f"error: {name}: {lines[-1] if lines else f'exit code {trainer.returncode}'}")

@@ -37,7 +37,7 @@ from src.hrm.analysis.figure_files import save_figure  # noqa: E402
 from src.hrm.checkpoint import load_model  # noqa: E402
 from src.hrm.plot_metrics import read_metrics, rolling_mean  # noqa: E402
 from src.hrm.sudoku import Difficulty, generate_batch  # noqa: E402
-from src.hrm.training.run import CHECKPOINT_NAME  # noqa: E402
+from src.hrm.training.run import checkpoint_steps  # noqa: E402
 
 
 def train(name: str, flags: list[str], args, score) -> dict:
@@ -45,10 +45,10 @@ def train(name: str, flags: list[str], args, score) -> dict:
     ones and returns the quality record); stops it at the target unless --keep-going. Exits with the trainer's error
     line if it fails."""
     run_dir = args.out / name
-    resume = run_dir.is_dir() and any(CHECKPOINT_NAME.match(f.name) for f in run_dir.iterdir())
-    if resume and not args.keep_going and score()["minutes_to_target"] is not None:
+    resume = bool(checkpoint_steps(run_dir))
+    if resume and not args.keep_going and (record := score())["minutes_to_target"] is not None:
         print(f"{name}: at the target already", flush=True)
-        return score()
+        return record
     command = [sys.executable, "-m", "src.hrm.train", "--out-dir", str(run_dir), "--max-minutes", str(args.minutes),
                "--checkpoint-every", str(args.every), "--keep-checkpoints", "all", "--log-format", "none"]
     # On resume the run keeps its settings; FLAGS go along for the run flags among them (limits, device, compile).
@@ -57,12 +57,13 @@ def train(name: str, flags: list[str], args, score) -> dict:
     log_path = args.out / f"{name}.log"  # the trainer's output, for its error line
     with open(log_path, "w") as log:
         trainer = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-        stopping = False
+        stopping, scored = False, set()
         try:
             while trainer.poll() is None:
                 time.sleep(args.poll)
-                if not run_dir.is_dir() or not any(CHECKPOINT_NAME.match(f.name) for f in run_dir.iterdir()):
-                    continue  # nothing to score before the first checkpoint (metrics.jsonl may still be empty)
+                if (steps := set(checkpoint_steps(run_dir))) <= scored:
+                    continue  # no new checkpoint: nothing to score (and metrics.jsonl may still be empty)
+                scored = steps
                 if score()["minutes_to_target"] is not None and not (stopping or args.keep_going):
                     print(f"{name}: at the target; stopping the run", flush=True)
                     trainer.send_signal(signal.SIGINT)  # the trainer's clean stop: it saves this step and exits
@@ -85,11 +86,9 @@ def score_checkpoints(name: str, args, puzzles, solutions, device) -> dict:
     done = {p["step"] for p in record["points"]}
     metrics = read_metrics(run_dir / "metrics.jsonl")
     at = {int(s): i for i, s in enumerate(metrics.step)}
-    for file in sorted(run_dir.iterdir(), key=lambda f: int(m.group(1)) if (m := CHECKPOINT_NAME.match(f.name)) else 0):
-        match = CHECKPOINT_NAME.match(file.name)
-        if not match or int(match.group(1)) in done or int(match.group(1)) not in at:
+    for step, file in sorted(checkpoint_steps(run_dir).items()):
+        if step in done or step not in at:
             continue
-        step = int(match.group(1))
         model = load_model(file, device).eval()
         result = scores(model, puzzles, solutions, device)
         i = at[step]

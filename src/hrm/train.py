@@ -25,7 +25,7 @@ from .training.config import RunOptions
 from .training.distributed import leads, quiet_other_ranks, say_own_error, start_ranks
 from .training.folder import RunFolderError, lock_run_folder, remove_partial_files
 from .training.loop import train
-from .training.run import CHECKPOINT_NAME, TrainingError, new_run, resume_run
+from .training.run import TrainingError, checkpoint_steps, new_run, resume_run
 
 
 def main(argv=None) -> int:
@@ -141,7 +141,7 @@ def _main(argv=None) -> int:
 
 def _refuse_checkpoints(out_dir: Path) -> None:
     """A fresh run never writes over another run's checkpoints."""
-    if out_dir.is_dir() and any(CHECKPOINT_NAME.match(f.name) for f in out_dir.iterdir()):
+    if checkpoint_steps(out_dir):
         raise CheckpointError(f"{out_dir}: already holds checkpoints; use --resume or another --out-dir")
 
 

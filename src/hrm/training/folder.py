@@ -7,7 +7,7 @@ from typing import IO
 
 from ..checkpoint import training_state_path
 from .distributed import RANK_STATE_NAME
-from .run import CHECKPOINT_NAME
+from .run import checkpoint_steps
 
 LOCK_NAME = ".lock"
 
@@ -65,7 +65,7 @@ def apply_retention(out_dir: Path, newest: int, keep: int | None, keep_every: in
 
     Checkpoints after `newest` (left by a run killed after it and resumed from it) are not touched.
     """
-    steps = {int(m.group(1)): out_dir / m.group(0) for f in out_dir.iterdir() if (m := CHECKPOINT_NAME.match(f.name))}
+    steps = checkpoint_steps(out_dir)
     older = sorted((step for step in steps if step < newest), reverse=True)
     kept = set(older if keep is None else older[: keep - 1])
     if keep_every is not None:

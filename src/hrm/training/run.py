@@ -30,6 +30,13 @@ from .sign_sgd import SparseSignSGD
 CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)\.safetensors$")
 
 
+def checkpoint_steps(out_dir: Path) -> dict[int, Path]:
+    """The model checkpoints in `out_dir` by step (none if the folder does not exist), complete or not."""
+    if not out_dir.is_dir():
+        return {}
+    return {int(m.group(1)): out_dir / m.group(0) for f in out_dir.iterdir() if (m := CHECKPOINT_NAME.match(f.name))}
+
+
 class TrainingError(RuntimeError):
     """The run cannot go on (a non-finite loss); the message is one line naming the step."""
 
@@ -198,11 +205,9 @@ def latest_checkpoint(out_dir: Path) -> Path:
     """
     if not out_dir.is_dir():
         raise CheckpointError(f"{out_dir}: no such run directory to resume")
-    steps = sorted(
-        (int(m.group(1)), out_dir / m.group(0)) for f in out_dir.iterdir() if (m := CHECKPOINT_NAME.match(f.name))
-    )
+    steps = checkpoint_steps(out_dir)
     unreadable = None
-    for _, path in reversed(steps):
+    for _, path in sorted(steps.items(), reverse=True):
         if not training_state_path(path).is_file():
             continue
         try:  # the headers say whether a file is whole (they give its length)

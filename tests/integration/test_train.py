@@ -17,6 +17,8 @@ from src.hrm.training.run import TrainingError, new_run, resume_run
 from src.hrm.sudoku import Difficulty
 from src.hrm.tasks.curriculum import TRAINING_DIFFICULTIES, CurriculumConfig
 
+from training_runs import RECORDED_FLOAT_TOLERANCE, assert_records_match
+
 CPU = torch.device("cpu")
 TIMING = ("wait_fraction", "puzzles_per_second", "elapsed")
 
@@ -188,8 +190,7 @@ def test_the_sudoku_task_reproduces_the_numbers_recorded_before_tasks(tmp_path, 
         for key in ("stage", "puzzles", "halted"):
             assert got[key] == want[key], (step, key)
         for key in ("loss", "output_loss", "q_act_loss", "accuracy", "q_act_accuracy"):
-            # Bit-identical on the machine that recorded them; a CPU with other vector units may round differently.
-            assert got[key] == pytest.approx(want[key], rel=1e-5, abs=1e-7), (step, key)
+            assert got[key] == pytest.approx(want[key], **RECORDED_FLOAT_TOLERANCE), (step, key)
     for name, total in expected["weight_sums"].items():
         assert found["weight_sums"][name] == pytest.approx(total, rel=1e-4, abs=1e-5), name
 
@@ -217,7 +218,7 @@ def test_a_run_saved_before_tasks_resumes_as_it_would_have(tmp_path):
     finally:
         run.close()
     expected = [json.loads(line) for line in (saved / "continued-to-step-6.jsonl").read_text().splitlines()]
-    assert without_timing(metrics(out_dir)[3:]) == without_timing(expected)
+    assert_records_match(metrics(out_dir)[3:], expected)
 
 
 def test_one_segment_limit_trains_and_every_row_halts_by_its_second_segment(tmp_path):

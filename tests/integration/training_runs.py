@@ -4,6 +4,7 @@ small dataset file, and the train command's exit code and one-line errors."""
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from src.hrm.sudoku import generate_batch
@@ -14,6 +15,26 @@ from src.hrm.training.loop import train
 from src.hrm.training.run import new_run, resume_run
 
 CPU = torch.device("cpu")
+
+# Recorded floats (losses, accuracies, weight sums) are bit-identical on the machine that recorded them; another
+# CPU's vector units round in other places, and the difference grows over a run's steps. Counters are exact.
+RECORDED_FLOAT_TOLERANCE = {"rel": 1e-5, "abs": 1e-6}
+TIMING = ("wait_fraction", "puzzles_per_second", "elapsed")
+
+
+def assert_records_match(found: list[dict], expected: list[dict], tolerance=RECORDED_FLOAT_TOLERANCE) -> None:
+    """metrics.jsonl records, step by step and key by key: ints and bools exactly, floats within `tolerance`;
+    timing keys are not compared."""
+    assert len(found) == len(expected), (len(found), len(expected))
+    for want, got in zip(expected, found):
+        want = {k: v for k, v in want.items() if k not in TIMING}
+        got = {k: v for k, v in got.items() if k not in TIMING}
+        assert got.keys() == want.keys(), (want.get("step"), sorted(got.keys() ^ want.keys()))
+        for key, value in want.items():
+            if isinstance(value, float) and not isinstance(got[key], bool):
+                assert got[key] == pytest.approx(value, **tolerance), (want.get("step"), key, got[key], value)
+            else:
+                assert got[key] == value and type(got[key]) is type(value), (want.get("step"), key, got[key], value)
 
 
 def run_steps(config, out_dir, resume=False, **limits):

@@ -5,6 +5,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 from src.hrm.sudoku import count_solutions_batch, rate_difficulty
 from src.hrm.sudoku.files import read_puzzle_file
 
@@ -21,6 +23,7 @@ def command(module: str, *args) -> subprocess.CompletedProcess:
     return result
 
 
+@pytest.mark.slow  # over 10 s on 2 cores
 def test_make_dataset_train_evaluate_infer(tmp_path):
     train_csv, test_csv, run = tmp_path / "train.csv", tmp_path / "test.csv", tmp_path / "run"
     command("make_dataset", "--out", train_csv, "--num", 40, "--difficulty", "hard", "--seed", 1, "--workers", 1)

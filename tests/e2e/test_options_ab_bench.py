@@ -6,6 +6,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -17,6 +19,7 @@ def bench(out, *variants) -> subprocess.CompletedProcess:
     return result
 
 
+@pytest.mark.slow  # over 10 s on 2 cores
 def test_variants_are_trained_scored_and_kept(tmp_path):
     out = tmp_path / "ab"
     bench(out, "default:", "bad:--no-such-flag 3", "curriculum:--halt-max-steps-schedule 2:5 --halt-max-steps 4")

@@ -43,6 +43,7 @@ def test_readme_main_command_solves_a_medium_puzzle():
     assert "Halting." in result.stdout
 
 
+@pytest.mark.slow  # over 10 s on 2 cores
 def test_evaluate_on_cpu_solves_easy_and_medium_puzzles():
     result = run("evaluate", CHECKPOINT, "--difficulty", "easy,medium", "--num", 8, "--seed", 2026,
                  "--device", "cpu", "--json")

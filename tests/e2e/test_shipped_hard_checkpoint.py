@@ -6,6 +6,7 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
 from safetensors import safe_open
 
 from src.hrm.checkpoint import load_model
@@ -34,6 +35,7 @@ def test_the_test_set_is_2000_unique_puzzles_in_two_rating_buckets():
     assert len({p.tobytes() for p in puzzles.solutions}) == 2000  # one puzzle per solution grid
 
 
+@pytest.mark.slow  # over 10 s on 2 cores
 def test_evaluate_solves_most_of_a_sample_of_the_mined_test_set():
     command = [sys.executable, "-m", "src.hrm.evaluate", str(CHECKPOINT), "--data", str(TEST_SET), "--limit", "24",
                "--rating-buckets", "10,50", "--device", "cpu", "--json"]

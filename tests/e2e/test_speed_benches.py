@@ -26,6 +26,7 @@ def bench(script, home, *argv) -> subprocess.CompletedProcess:
     return result
 
 
+@pytest.mark.slow  # over 10 s on 2 cores
 def test_time_to_quality_scores_each_checkpoint_and_goes_on_where_it_stopped(tmp_path):
     out = tmp_path / "ttq"
     flags = ["--out", str(out), "--every", "4", "--extreme", "6", "--run", f"a:{TINY} --compile off --max-steps 9"]
@@ -45,6 +46,7 @@ def test_time_to_quality_scores_each_checkpoint_and_goes_on_where_it_stopped(tmp
     assert second["points"][:4] == first["points"] and [p["step"] for p in second["points"][4:]] == [12, 13]
 
 
+@pytest.mark.slow  # over 10 s on 2 cores
 def test_time_to_quality_stops_a_run_at_its_target_and_does_not_train_it_again(tmp_path):
     """Scored while it trains: with a target every checkpoint meets, the run is stopped (a clean stop that saves)
     long before its step limit, and the same command again finds it at the target without starting it."""
@@ -83,6 +85,7 @@ def test_the_flop_count_follows_the_block_passes_of_a_step():
     assert step_flops(shallow, 512) / step_flops(default, 512) == pytest.approx(46 / 64)
 
 
+@pytest.mark.slow  # over 10 s on 2 cores
 def test_the_multi_gpu_bench_times_each_count_and_draws_both_curves(tmp_path):
     """On CPU processes (gloo) with a tiny model, as it runs on GPUs: one and two ranks timed, the speed-up against
     one rank, and the curves of two ranks against one with twice the rows."""

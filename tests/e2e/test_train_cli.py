@@ -94,6 +94,7 @@ def test_bad_flags_are_argparse_errors(tmp_path, args, words):
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").glob("checkpoint-*"))
 
 
+@pytest.mark.slow  # over 10 s on 2 cores
 def test_bad_resume_directories_give_one_line(tmp_path):
     missing = train("--out-dir", tmp_path / "nothing", "--resume")
     assert missing.returncode == 2
@@ -124,6 +125,7 @@ def rated_csv(path, count=24):
     return path
 
 
+@pytest.mark.slow  # over 10 s on 2 cores
 def test_dataset_task_trains_resumes_and_reports_epochs(tmp_path):
     data, out = rated_csv(tmp_path / "train.csv"), tmp_path / "run"
     first = train("--task", "sudoku-dataset", "--data", data, "--min-rating", 4, "--out-dir", out, "--max-steps", 2,

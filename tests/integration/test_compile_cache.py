@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from test_train_options import TINY
 from training_runs import one_line_error
 
@@ -34,6 +36,7 @@ def compiled_run(out: Path, cache: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # over 10 s on 2 cores
 def test_a_second_run_takes_the_compiled_graphs_from_the_cache_folder(tmp_path):
     cache = tmp_path / "compile-cache"
     first = compiled_run(tmp_path / "first", cache)

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from src.hrm.checkpoint import load_model, load_training_state, training_state_path
@@ -48,6 +49,7 @@ def writing(out: Path) -> bool:
     return any(name.startswith(".checkpoint-") and name.endswith(".tmp") for name in os.listdir(out))
 
 
+@pytest.mark.slow  # over 10 s on 2 cores
 def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_run(tmp_path):
     rng = random.Random(7)
     out, reference = tmp_path / "killed", tmp_path / "reference"

@@ -75,6 +75,7 @@ def runs(tmp_path_factory):
     return root, done
 
 
+@pytest.mark.slow  # over 10 s on 2 cores
 def test_both_ranks_hold_the_same_weights_and_not_those_of_one_process(runs):
     root, _ = runs
     rank0, rank1 = weights(root / "keep-whole" / "rank0.pt"), weights(root / "keep-whole" / "rank1.pt")
@@ -144,6 +145,7 @@ def test_one_rank_under_torchrun_is_the_one_process_run(runs):
         assert same(weights(root / "one" / name), weights(root / "alone" / name)), name
 
 
+@pytest.mark.slow  # over 10 s on 2 cores
 def test_with_dropout_each_rank_draws_its_own_masks_and_resumes_exactly(tmp_path):
     flags = ("--dropout", "0.2")
     finish(start(tmp_path / "whole", 2, tmp_path / "keep-whole", *flags))

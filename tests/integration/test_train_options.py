@@ -97,6 +97,7 @@ def test_regional_compiling_falls_back_to_eager_with_one_warning(tmp_path, monke
     assert without_timing(metrics(tmp_path / "regional")) == without_timing(metrics(tmp_path / "eager"))
 
 
+@pytest.mark.slow  # over 10 s on 2 cores
 def test_regional_compiling_compiles_each_reasoner_once_and_computes_the_eager_step(tmp_path):
     """Each level's pass is one graph per gradient mode, reused by every pass of every step: no recompiling after
     the first step; the losses are the eager ones to float32 rounding."""

@@ -89,6 +89,7 @@ def test_the_scheduled_limit_halts_the_rows_that_reach_it(tmp_path):
     assert {2, 6} <= reached and 3 in forced
 
 
+@pytest.mark.slow  # over 10 s on 2 cores
 def test_a_compiled_step_takes_the_changing_values_without_compiling_again():
     """The values reach the compiled loss as tensors: one graph for every step, and each step's limit holds."""
     import torch._dynamo

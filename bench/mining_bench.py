@@ -1,13 +1,15 @@
-"""Speed and diversity of rated puzzle mining: puzzles per second at min_rating 10, 20, 50 and 100.
+"""Speed and diversity of rated puzzle mining: puzzles per second at min_rating 10, 20, 50 and 100, and of
+minimal puzzles with few givens (17-23, like the published hard collections).
 
 Run from the repository root:  python bench/mining_bench.py  [--scale 0.2] [--workers N] [--per-chain 1,4]
-                                                             [--ratings 10,20,50,100]
+                                                             [--ratings 10,20,50,100] [--minimal 17-23,17-20]
 
 First the rating distribution of the original's extreme generator (why filtering it is not
 enough), then one row per minimum rating and per_chain: puzzles per second (wall clock, and
 per CPU-second, which a shared machine disturbs less), the share found by the search, the
 rating distribution of the output, mean clues, and distinct solution grids per 1000 puzzles
-(at most per_chain puzzles share one).
+(at most per_chain puzzles share one). Then minimal puzzles per givens range: puzzles per second, how many
+have each count of givens, and their ratings (the chains aim at ratings drawn log-uniformly from 0..100).
 """
 
 import argparse
@@ -22,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numba  # noqa: E402
 
 from src.hrm.sudoku import Difficulty, generate_batch, mine_puzzles  # noqa: E402
+from src.hrm.sudoku.minimal import mine_minimal  # noqa: E402
 from src.hrm.sudoku.solver import count_many  # noqa: E402
 
 # Puzzles per measurement at --scale 1: a few seconds each on two cores.
@@ -49,12 +52,26 @@ def bench_mining(min_rating: int, per_chain: int, num: int, workers: int) -> Non
           f"{grids:>6.0f}", flush=True)
 
 
+def bench_minimal(low: int, high: int, num: int, workers: int) -> None:
+    start, cpu = time.perf_counter(), time.process_time()
+    puzzles, _, ratings, _ = mine_minimal(num, low, high, seed=low, workers=workers)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    givens = np.count_nonzero(puzzles, axis=1)
+    counts = " ".join(f"{g}:{np.sum(givens == g)}" for g in range(low, high + 1) if np.any(givens == g))
+    p10, median, p90 = np.percentile(ratings, [10, 50, 90])
+    buckets = " ".join(f"{np.mean((lo <= ratings) & (ratings < hi)):.0%}" for lo, hi in ((0, 1), (1, 10), (10, 50),
+                                                                                         (50, 1 << 40)))
+    print(f"  {low:>2}-{high:<2} {num:>5} {num / seconds:>9.2f} {num / cpu:>8.2f} {p10:>5.0f} {median:>6.0f} "
+          f"{p90:>5.0f} {ratings.max():>5}  {buckets:<16}  {counts}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="puzzles per measurement, relative to a 2-core run")
     parser.add_argument("--workers", type=int, default=numba.config.NUMBA_NUM_THREADS, help="threads")
     parser.add_argument("--per-chain", default="1,4", help="comma-separated per_chain values (default 1,4)")
     parser.add_argument("--ratings", default="10,20,50,100", help="comma-separated minimum ratings")
+    parser.add_argument("--minimal", default="17-23,17-20", help="comma-separated givens ranges of minimal puzzles")
     args = parser.parse_args()
     print(f"CPU cores: {os.cpu_count()}, numba threads: {numba.config.NUMBA_NUM_THREADS}, workers: {args.workers}")
     start = time.perf_counter()
@@ -70,6 +87,12 @@ def main() -> None:
             bench_mining(min_rating, per_chain, num, args.workers)
     print("\n(chain: puzzles per chain at most; per cpu: puzzles per CPU-second of this process, the per-core rate;"
           "\n mined: share found by the search; grids: distinct solution grids per 1000 puzzles)")
+    print("\nMinimal puzzles with few givens (one per solution grid)")
+    print(f"  {'givens':<5} {'num':>5} {'puzzles/s':>9} {'per cpu':>8} {'p10':>5} {'median':>6} {'p90':>5} {'max':>5}  "
+          f"{'0 / 1-9 / 10-49 / 50+':<16}  per givens count")
+    for text in args.minimal.split(","):
+        low, _, high = text.partition("-")
+        bench_minimal(int(low), int(high or low), max(8, int(200 * args.scale)), args.workers)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,18 @@ def _below_int64(value: int, text: str) -> int:
     return value
 
 
+def givens_range(text: str) -> tuple[int, int]:
+    """MIN-MAX (or one number) givens of a Sudoku puzzle: 17 <= MIN <= MAX <= 80."""
+    parts = text.split("-")
+    try:
+        low, high = (int(parts[0]), int(parts[-1])) if len(parts) <= 2 else (None, None)
+    except ValueError:
+        low = high = None
+    if low is None or not 17 <= low <= high <= 80:
+        raise argparse.ArgumentTypeError(f"expected MIN-MAX givens with 17 <= MIN <= MAX <= 80, got {text!r}")
+    return low, high
+
+
 def positive_float(text: str) -> float:
     value = float(text)
     if not value > 0 or not math.isfinite(value):

@@ -42,6 +42,7 @@ from .tasks.sudoku import SudokuBoards
 from .tasks.sudoku_dataset import filter_by_rating, resolve_data_path
 
 DEFAULT_BUCKETS = (0, 1, 10, 20, 50, 100)  # rating edges: 0, 1-9, 10-19, 20-49, 50-99, 100+
+GIVENS_BUCKETS = [0, *range(17, 25), 28, 32]  # givens: each of 17..23, 24-27, 28-31, 32+ (16 or fewer: 0-16)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -344,9 +345,14 @@ def format_report(summary: dict, metrics: Metrics, by_group: dict[str, Metrics],
         f"Speed: {summary['puzzles_per_second']:.1f} puzzles/s ({summary['seconds']:.2f} s)",
     ]
     if by_group:
-        lines.append(f"Per {group_kind}:")
-        lines.append(_table_row([group_kind, *(header for header, _, _ in _COLUMNS[1:])]))
-        lines += [_table_row(cell(name, g) for _, _, cell in _COLUMNS) for name, g in by_group.items()]
+        lines.append(format_groups(by_group, group_kind))
+    return "\n".join(lines)
+
+
+def format_groups(by_group: dict[str, Metrics], group_kind: str) -> str:
+    """The per-group table: a row per difficulty, rating bucket or givens count."""
+    lines = [f"Per {group_kind}:", _table_row([group_kind, *(header for header, _, _ in _COLUMNS[1:])])]
+    lines += [_table_row(cell(name, g) for _, _, cell in _COLUMNS) for name, g in by_group.items()]
     return "\n".join(lines)
 
 
@@ -405,6 +411,14 @@ def main(argv=None) -> int:
             rows = groups == name
             if rows.any():
                 by_group[name] = compute_metrics(puzzles[rows], solutions[rows], predictions.select(rows))
+    by_givens = {}
+    if puzzle_set is not None:  # a file: published hard collections differ from generated puzzles in givens first
+        counts = np.count_nonzero(puzzles, axis=1)
+        names = bucket_names(counts, GIVENS_BUCKETS)
+        for name in bucket_labels(GIVENS_BUCKETS):
+            rows = names == name
+            if rows.any():
+                by_givens[name] = compute_metrics(puzzles[rows], solutions[rows], predictions.select(rows))
     generated = f"generated: {args.difficulty}, {args.num} each, seed {args.seed}"
     summary = {
         "checkpoint": str(args.checkpoint),
@@ -425,10 +439,15 @@ def main(argv=None) -> int:
                                    autocast_dtype, metrics.act_solve_rate, summary, curve_views)  # fmt: skip
     if args.json:
         groups_json = {name: g.to_dict() for name, g in by_group.items()}
+        if by_givens:
+            groups_json_givens = {name: g.to_dict() for name, g in by_givens.items()}
+            summary = {**summary, "per_givens": groups_json_givens}
         print(json.dumps({**summary, **metrics.to_dict(), "per_rating" if rated else "per_difficulty": groups_json,
                           **({"views": views} if views else {}), **({"curve": curve} if curve else {})}))
     else:
         print(format_report(summary, metrics, by_group, "rating" if rated else "difficulty"))
+        if by_givens:
+            print(format_groups(by_givens, "givens"))
         if views:
             print(format_views(views))
     return finish_curve(args, curve)

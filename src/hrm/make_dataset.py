@@ -2,6 +2,7 @@
 
     python -m src.hrm.make_dataset --out hard.csv --num 10000 --min-rating 20
     python -m src.hrm.make_dataset --out test.csv --num 1000 --difficulty hard --max-rating 10 --seed 1
+    python -m src.hrm.make_dataset --out few.csv --num 1000 --givens 17-23     # minimal, like published collections
 
 The file has the Sudoku-Extreme layout `source,question,answer,rating` ('.' for a blank), so
 train and evaluate read it like the public dataset. The rating is our solver's count of
@@ -14,7 +15,9 @@ tried).
 
 Puzzles that the generator makes in range are kept as they are (source `generated-<difficulty>`);
 the others are found by a local search around generated puzzles (`mined-<difficulty>`); see
-docs/sudoku-engine.md. The output is the same for a seed on any machine and any --workers.
+docs/sudoku-engine.md. With --givens MIN-MAX the puzzles are minimal (every given needed) with that many
+givens, one per solution grid, found by a descent from full grids (source `minimal-<givens>`), as the
+published hard collections are. The output is the same for a seed on any machine and any --workers.
 Bad input: one line on stderr, exit 2, and no file. Interrupted: no file.
 """
 
@@ -26,8 +29,9 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from .cli_types import OneLineParser, non_negative_int, positive_int
+from .cli_types import OneLineParser, givens_range, non_negative_int, positive_int
 from .sudoku import Difficulty, mine_puzzles
+from .sudoku.minimal import mine_minimal
 from .sudoku.files import write_puzzle_csv
 
 PROG = "make_dataset"
@@ -45,6 +49,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="highest rating to keep (default: no limit)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     parser.add_argument("--workers", type=positive_int, default=None, help="threads (default: all cores)")
+    parser.add_argument("--givens", type=givens_range, default=None, metavar="MIN-MAX",
+                        help="minimal puzzles with MIN to MAX givens (17 at least), one per solution grid,"
+                             " in place of --difficulty's chains (e.g. 17-23)")
     parser.add_argument("--per-chain", type=positive_int, default=4,
                         help="puzzles one search may give on one solution grid, differing in 8 cells or more"
                              " (default 4; 1 gives every puzzle its own grid, at half the speed for ratings of 100)")
@@ -54,6 +61,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def check_args(args) -> Difficulty:
     """Validate what the flag types cannot (the difficulty word, the range, the output path) before any work."""
     difficulty = Difficulty.from_name(args.difficulty)
+    if args.givens is not None and args.difficulty != "extreme":
+        raise ValueError("--difficulty does not apply with --givens (minimal puzzles start from full grids)")
     if args.max_rating is not None and args.max_rating < args.min_rating:
         raise ValueError(f"--max-rating {args.max_rating} is below --min-rating {args.min_rating}")
     folder = os.path.dirname(os.path.abspath(args.out))
@@ -76,9 +85,14 @@ def main(argv=None) -> int:
     progress = tqdm(total=args.num, unit="puzzle", disable=not sys.stderr.isatty(), file=sys.stderr)
     start = time.perf_counter()
     try:
-        puzzles, solutions, ratings, sources = mine_puzzles(
-            args.num, args.min_rating, args.max_rating, seed=args.seed, workers=args.workers,
-            difficulty=difficulty, per_chain=args.per_chain, progress=progress.update)
+        if args.givens is None:
+            puzzles, solutions, ratings, sources = mine_puzzles(
+                args.num, args.min_rating, args.max_rating, seed=args.seed, workers=args.workers,
+                difficulty=difficulty, per_chain=args.per_chain, progress=progress.update)
+        else:
+            puzzles, solutions, ratings, sources = mine_minimal(
+                args.num, *args.givens, seed=args.seed, min_rating=args.min_rating, max_rating=args.max_rating,
+                workers=args.workers, progress=progress.update)
         progress.close()
         write_puzzle_csv(args.out, puzzles, solutions, ratings, sources)
     except ValueError as error:  # a range the search does not reach
@@ -94,7 +108,7 @@ def main(argv=None) -> int:
         print(f"{PROG}: interrupted; nothing written", file=sys.stderr)
         return 130
     seconds = time.perf_counter() - start
-    mined = sum(source.startswith("mined") for source in sources)
+    mined = sum(source.startswith(("mined", "minimal")) for source in sources)
     print(f"{PROG}: {len(puzzles)} puzzles to {args.out} ({mined} mined), rating min {ratings.min()}"
           f" median {np.median(ratings):g} max {ratings.max()}, {seconds:.1f} s,"
           f" {len(puzzles) / seconds:.1f} puzzles/s")

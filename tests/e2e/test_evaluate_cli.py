@@ -275,3 +275,24 @@ def test_views_add_a_report_and_never_call_a_wrong_board_solved(checkpoints, cap
     plain = json.loads(evaluate_in_process(capsys, checkpoints["native"], "--difficulty", "easy", "--num", 4,
                                            "--json")[1])
     assert "views" not in plain  # one view: today's report
+
+
+
+def givens_label(count: int) -> str:
+    return "0-16" if count < 17 else str(count) if count <= 23 else "24-27" if count <= 27 else "28-31" if count <= 31 else "32+"
+
+
+def test_a_file_is_reported_per_givens_count_too(checkpoints, tmp_path):
+    """Rows per givens count: each group holds the puzzles with that many givens, and their solves add up."""
+    path = tmp_path / "test.csv"
+    questions = [PUZZLE, OTHER, PUZZLE, SEVERAL, OTHER]
+    rows = [f"src{i},{q},{SOLUTION if q != OTHER else ''},{i}" for i, q in enumerate(questions)]
+    path.write_text("source,question,answer,rating\n" + "\n".join(rows) + "\n")
+    report = evaluate_json(checkpoints["native"], "--file", path, "--batch-size", 2)
+    expected = {}
+    for q in questions:
+        label = givens_label(sum(c not in ".0" for c in q))
+        expected[label] = expected.get(label, 0) + 1
+    groups = report["per_givens"]
+    assert {name: g["num_puzzles"] for name, g in groups.items()} == expected
+    assert sum(g["act_solved"] for g in groups.values()) == report["act_solved"]

@@ -29,9 +29,10 @@ def tiny(tmp_path_factory):
 
 @pytest.fixture
 def served(monkeypatch):
-    """uvicorn.run replaced: what the command would serve, and where."""
-    calls = []
-    monkeypatch.setattr(demo.uvicorn, "run", lambda app, host, port, **_: calls.append((app, host, port)))
+    """Binding and serving replaced: what the command would serve, and where."""
+    calls, bound = [], []
+    monkeypatch.setattr(demo, "listen", lambda host, port: bound.append((host, port)) or socket.socket())
+    monkeypatch.setattr(demo, "serve", lambda app, sock: calls.append((app, *bound[-1])))
     return calls
 
 
@@ -62,6 +63,20 @@ def test_bad_input_is_one_line(tiny, served, capsys, tmp_path, args, message):
     err = capsys.readouterr().err
     assert code == 2 and not served
     assert len(err.strip().splitlines()) == 1 and message in err, err
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "192.0.2.1", "no-such-host.invalid"])
+def test_a_port_in_use_or_a_bad_host_is_one_line(tiny, host):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "src.hrm.demo", str(tiny), "--host", host, "--port", str(port),
+                   "--device", "cpu"]
+        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    lines = [line for line in done.stderr.splitlines() if not line.startswith("demo: warning:")]
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"demo: error: cannot listen on {host}:{port}: ") and "serving" not in done.stderr
 
 
 def test_the_command_serves_the_page(tiny):

@@ -4,11 +4,12 @@
 
 Without checkpoints it serves the shipped ones (checkpoints/hrm-act-sudoku and -boardpath), one per
 task. It listens on 127.0.0.1 (this machine only) unless --host says otherwise, and warns then.
-Bad input: one line on stderr, exit 2.
+Bad input (a port in use or a host it cannot listen on included): one line on stderr, exit 2.
 """
 
 import argparse
 import ipaddress
+import socket
 import sys
 
 import uvicorn
@@ -38,12 +39,38 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, as uvicorn binds one; OSError (one line) for a port in use or a host this
+    machine cannot listen on."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as error:
+        raise OSError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.set_inheritable(True)
+    except OSError as error:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    return sock
+
+
+def serve(app, sock: socket.socket) -> None:
+    """Run the app on a bound socket until interrupted."""
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         if not 0 <= args.port <= 65535:
             raise ValueError(f"--port must be 0 to 65535, got {args.port}")
         models = load_models(args.checkpoints or SHIPPED, pick_device(args.device))
+        # Bound before "serving" is printed: a port in use is one line and exit 2, not uvicorn's error later.
+        sock = listen(args.host, args.port)
     except (ValueError, OSError) as error:
         print(f"demo: error: {error}", file=sys.stderr)
         return 2
@@ -52,7 +79,8 @@ def main(argv=None) -> int:
               " use the demo and its CPU; there is no login", file=sys.stderr)
     print(f"demo: serving {', '.join(m.name for m in models.values())} on http://{args.host}:{args.port}/",
           file=sys.stderr)
-    uvicorn.run(create_app(models), host=args.host, port=args.port, log_level="warning")
+    with sock:
+        serve(create_app(models), sock)
     return 0
 
 

@@ -6,6 +6,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from safetensors import safe_open
 
@@ -16,6 +17,7 @@ from src.hrm.sudoku.files import read_puzzle_file
 REPO = pathlib.Path(__file__).resolve().parents[2]
 CHECKPOINT = REPO / "checkpoints" / "hrm-act-sudoku-hard.safetensors"
 TEST_SET = REPO / "data" / "sudoku-mined-test.csv"
+FEW_GIVENS_SET = REPO / "data" / "sudoku-few-givens-test.csv"
 
 
 def test_hard_checkpoint_is_the_default_model_in_bf16():
@@ -33,6 +35,24 @@ def test_the_test_set_is_2000_unique_puzzles_in_two_rating_buckets():
     assert ((puzzles.ratings >= 10) & (puzzles.ratings <= 49)).sum() == 1000 and (puzzles.ratings >= 50).sum() == 1000
     assert (count_solutions_batch(puzzles.puzzles, 2) == 1).all()  # each has exactly one solution
     assert len({p.tobytes() for p in puzzles.solutions}) == 2000  # one puzzle per solution grid
+
+
+def test_the_few_givens_set_is_1000_minimal_puzzles_like_published_collections():
+    """recipes/few_givens_test_set.sh: minimal, 19-23 givens, one per grid, the stated counts per rating bucket,
+    and no grid shared with the mined test set."""
+    found = read_puzzle_file(FEW_GIVENS_SET)
+    puzzles, ratings = found.puzzles, found.ratings
+    givens = (puzzles != 0).sum(1)
+    assert len(puzzles) == 1000 and givens.min() >= 19 and givens.max() <= 23
+    assert [int(((low <= ratings) & (ratings < high)).sum()) for low, high in
+            ((0, 1), (1, 10), (10, 20), (20, 50), (50, 10**9))] == [100, 200, 250, 187, 263]
+    assert (count_solutions_batch(puzzles, 2) == 1).all()
+    rows, cells = np.nonzero(puzzles)  # minimal: each given blanked on its own leaves several solutions
+    fewer = puzzles[rows].copy()
+    fewer[np.arange(len(rows)), cells] = 0
+    assert (count_solutions_batch(fewer, 2) == 2).all()
+    grids = {s.tobytes() for s in found.solutions}
+    assert len(grids) == 1000 and not grids & {s.tobytes() for s in read_puzzle_file(TEST_SET).solutions}
 
 
 @pytest.mark.slow  # over 10 s on 2 cores

@@ -11,7 +11,8 @@
 Puzzles come either from the generator (deterministic in --seed) or from a file: one
 puzzle per line with an optional `,solution`, or a CSV with question/answer columns (the
 Sudoku-Extreme layout `source,question,answer,rating`; hf://sapientinc/sudoku-extreme reads
-its test.csv). When the file has ratings, the report has a row per rating bucket. Test-time
+its test.csv). When the file has ratings, the report has a row per rating bucket; a file's puzzles are also
+reported per givens count. Test-time
 scaling (views, several checkpoints, early stop, the compute curve): docs/inference.md.
 Bad input: one line on stderr, exit 2.
 """

@@ -15,7 +15,7 @@ import numpy as np
 from ..analysis.figure_files import save_figure
 from ..tasks import Task
 from .scaling import ViewRun, run_views, stop_rule
-from .views import Choice, view_rules
+from .views import Q_RULES, Choice, view_rules
 
 
 def measure_views(task: Task, models, inputs: np.ndarray, targets: np.ndarray, groups: np.ndarray, names: list[str],
@@ -28,7 +28,12 @@ def measure_views(task: Task, models, inputs: np.ndarray, targets: np.ndarray, g
                     agree)  # fmt: skip
     seconds = time.perf_counter() - start
     choice = run.choose()
-    return summarize_run(views, run, choice, task.is_correct(inputs, targets, choice.answers), groups, names, seconds)
+    summary = summarize_run(views, run, choice, task.is_correct(inputs, targets, choice.answers), groups, names,
+                            seconds)  # fmt: skip
+    # With no checker: what the Q head alone would have chosen among the same views.
+    summary["q_selection"] = {rule: float(task.is_correct(inputs, targets, run.choose_by_q(rule)).mean())
+                              for rule in Q_RULES} if len(inputs) else {}  # fmt: skip
+    return summary
 
 
 def summarize_run(views: int, run: ViewRun, choice: Choice, solved: np.ndarray, groups: np.ndarray,
@@ -74,6 +79,9 @@ def format_views(v: dict) -> str:
     ]
     if v["per_group"]:
         lines.append("  " + ", ".join(f"{name} {percent(g['solve_rate'])}" for name, g in v["per_group"].items()))
+    if v.get("q_selection"):
+        rules = ", ".join(f"{rule} {percent(rate)}" for rule, rate in v["q_selection"].items())
+        lines.append(f"  without the checker, chosen by the Q head: {rules}")
     return "\n".join(lines)
 
 

@@ -29,7 +29,7 @@ from ..sudoku.augment import Transform
 from ..tasks import Task, task_from_metadata
 from ..tasks.sudoku import SudokuBoards
 from .inference import initial_hidden_states, predicted_board
-from .views import Choice, ViewRules, choose_answers
+from .views import Choice, ViewRules, choose_answers, choose_by_q
 
 
 @dataclass
@@ -41,6 +41,7 @@ class ViewRun:
     halted_by_q: np.ndarray  # [N, V] bool: the view's Q head said halt within the limit
     segments: np.ndarray  # [N, V] segments the view ran
     stopped_at: np.ndarray  # [N] the segment at which early stop ended the puzzle; 0 where it did not
+    q_margin: np.ndarray | None = None  # [N, V] float32: q_halt - q_continue at the view's last segment
 
     def choose(self) -> Choice:
         """One answer per puzzle; views that halted (by the Q head or early stop) count as confident, earlier
@@ -48,6 +49,10 @@ class ViewRun:
         stopped = (self.stopped_at[:, None] > 0) & (self.segments == self.stopped_at[:, None])
         confidence = (self.halted_by_q | stopped) * (1.0 + 1.0 / self.segments.clip(min=1))
         return choose_answers(self.candidates, self.accepted, confidence)
+
+    def choose_by_q(self, rule: str) -> np.ndarray:
+        """[N, L] one answer per puzzle picked by the Q head alone, with no checker (`choose_by_q`'s rules)."""
+        return choose_by_q(self.candidates, self.halted_by_q, self.segments, self.q_margin, rule)
 
     @property
     def spent(self) -> np.ndarray:
@@ -103,6 +108,7 @@ def run_views(
         halted_by_q=np.zeros((count, len(models) * views), dtype=bool),
         segments=np.zeros((count, len(models) * views), dtype=np.int64),
         stopped_at=np.zeros(count, dtype=np.int64),
+        q_margin=np.zeros((count, len(models) * views), dtype=np.float32),
     )
     seen = transforms.apply(np.repeat(inputs, views, axis=0))
     back = transforms.inverse()
@@ -111,7 +117,7 @@ def run_views(
         puzzles = slice(start, min(count, start + per_batch))
         rows = slice(puzzles.start * views, puzzles.stop * views)
         part = ViewRun(run.candidates[puzzles], run.accepted[puzzles], run.halted_by_q[puzzles],
-                       run.segments[puzzles], run.stopped_at[puzzles])  # fmt: skip
+                       run.segments[puzzles], run.stopped_at[puzzles], run.q_margin[puzzles])  # fmt: skip
         _run_batch(models, inputs[puzzles], seen[rows], Transform(back.digit_map[rows], back.cells[rows]), views,
                    rules, part, device, max_segments, autocast_dtype, agree)  # fmt: skip
     return run
@@ -136,8 +142,8 @@ def _run_batch(models, inputs, seen, back, views, rules, run, device, max_segmen
             with torch.inference_mode(), autocast:
                 output = model(hidden[m], tokens[index])
             hidden[m] = output.hidden_states
-            halts = inference_halts(model.config.act, output.q_act_halt.float(), output.q_act_continue.float(),
-                                    segment).cpu().numpy()  # fmt: skip
+            q_halt, q_continue = output.q_act_halt.float(), output.q_act_continue.float()
+            halts = inference_halts(model.config.act, q_halt, q_continue, segment).cpu().numpy()
             board = predicted_board(tokens[index], output.output, editable[index]).cpu().numpy()
             mapped = Transform(back.digit_map[live[m]], back.cells[live[m]]).apply(board)
             puzzle, column = live[m] // views, m * views + live[m] % views
@@ -145,6 +151,7 @@ def _run_batch(models, inputs, seen, back, views, rules, run, device, max_segmen
             run.accepted[puzzle, column] = rules.accepts(given[live[m]], mapped)
             run.segments[puzzle, column] = segment
             run.halted_by_q[puzzle, column] = halts
+            run.q_margin[puzzle, column] = (q_halt - q_continue).cpu().numpy()
             done = halts | (segment >= limits[m])
             running[puzzle[done], column[done]] = False
         if agree is not None:

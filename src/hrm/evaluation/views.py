@@ -12,6 +12,10 @@ to the original frame, and `choose_answers` picks one per row:
    halting confidence;
 3. with none accepted, the per-cell vote, reported as unsolved.
 
+For a task with no checker, `choose_by_q` picks by the Q head alone: the view that halted first
+(`halt-first`), or the one most sure it should halt (`q-margin`: the highest q_halt - q_continue
+at its last segment). evaluate reports both beside the checker's choice.
+
 View 0 is always the identity, so one view is the model alone. Running the views (of one
 checkpoint or several, with early stop) is `scaling.py`.
 """
@@ -125,3 +129,23 @@ def choose_answers(candidates: np.ndarray, accepted: np.ndarray, confidence: np.
         answers[row] = votes.argmax(axis=0)
         agreeing[row] = max(keys.count(key) for key in set(keys))
     return Choice(answers, winning >= 0, winning, agreeing)
+
+
+Q_RULES = ("halt-first", "q-margin")
+
+
+def choose_by_q(candidates: np.ndarray, halted_by_q: np.ndarray, segments: np.ndarray, q_margin: np.ndarray,
+                rule: str) -> np.ndarray:
+    """[N, L] one answer per row of candidates [N, K, L], by the Q head alone. halt-first: among the views the Q
+    head halted, the earliest (ties: the highest margin); q-margin: the highest q_halt - q_continue at each view's
+    last segment. Views that never halted come last in halt-first; remaining ties go to the first view."""
+    if rule not in Q_RULES:
+        raise ValueError(f"a Q selection rule is one of {', '.join(Q_RULES)}, got {rule!r}")
+    count, views = halted_by_q.shape
+    margin = q_margin.astype(np.float64)
+    if rule == "q-margin":
+        keys = (-margin,)
+    else:  # earliest halt first: a view that did not halt sorts after every one that did
+        keys = (-margin, np.where(halted_by_q, segments, np.iinfo(np.int64).max), ~halted_by_q)
+    order = np.lexsort((np.broadcast_to(np.arange(views), (count, views)), *keys), axis=1)
+    return candidates[np.arange(count), order[:, 0]]

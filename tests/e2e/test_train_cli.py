@@ -58,7 +58,8 @@ def test_train_then_resume(tmp_path):
     assert (out / "checkpoint-5.state.safetensors").is_file()
 
 
-def test_ctrl_c_saves_a_final_checkpoint(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_saves_a_final_checkpoint(tmp_path, stop):
     out = tmp_path / "run"
     command = [sys.executable, "-m", "src.hrm.train", "--out-dir", str(out), "--log-format", "none", *TINY]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -68,7 +69,7 @@ def test_ctrl_c_saves_a_final_checkpoint(tmp_path):
             if (out / "metrics.jsonl").exists() and len(steps_logged(out)) >= 3:
                 break
             time.sleep(0.2)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         _, stderr = process.communicate(timeout=120)
     finally:
         process.kill()

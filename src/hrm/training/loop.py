@@ -264,14 +264,18 @@ def _save(run: Run, options: RunOptions, reporter: Reporter) -> int:
     return run.step
 
 
+# SIGTERM is what a scheduler (and torchrun, passing on its own) sends before it kills a job: a clean stop too.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 class _StopFlag:
-    """The first Ctrl-C asks the loop to stop after the current step and save; a second one aborts."""
+    """The first Ctrl-C or SIGTERM asks the loop to stop after the current step and save; a second one aborts."""
 
     def __init__(self):
         self.requested = False
-        self.previous = None
+        self.previous = {}
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            self.previous = {sig: signal.signal(sig, self._handle) for sig in STOP_SIGNALS}
 
     def _handle(self, signum, frame):
         if self.requested:
@@ -279,5 +283,6 @@ class _StopFlag:
         self.requested = True
 
     def restore(self) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for sig, previous in self.previous.items():
+            if previous is not None:  # None: a handler installed outside Python, which cannot be put back
+                signal.signal(sig, previous)

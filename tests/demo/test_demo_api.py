@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from src.hrm.boardpath import score_paths
-from src.hrm.demo.app import MAX_BODY, create_app
+from src.hrm.demo.app import MAX_BODY, MAX_ERROR, create_app
 from src.hrm.demo.models import SHIPPED, load_models
 from src.hrm.evaluation.inference import predict_with_act
 from src.hrm.sudoku import Difficulty, count_solutions, generate_batch, generate_sudoku, rate_difficulty
@@ -142,6 +142,15 @@ def test_bad_solves_are_one_line_4xx(client, body, status, message):
 def test_bad_puzzle_requests_are_one_line_4xx(client, params, message):
     response = client.get("/api/puzzle", params=params)
     assert response.status_code == 400 and message in response.json()["error"], response.text
+
+
+@pytest.mark.parametrize("body", [{"task": "y" * 200_000, "puzzle": PUZZLE},
+                                  {"task": "sudoku", "puzzle": PUZZLE, "x" * 200_000: 1}])
+def test_an_error_echoes_a_bounded_part_of_the_input(client, body):
+    reply = client.post("/api/solve", json=body)
+    error = reply.json()["error"]
+    assert reply.status_code == 400 and len(error) <= MAX_ERROR and len(reply.content) < 1000
+    assert error.endswith("…") and ("yyyy" in error or "xxxx" in error)
 
 
 def test_a_malformed_or_oversized_body_is_refused_and_the_server_keeps_serving(client):

@@ -34,6 +34,7 @@ from .trace import BOARDPATH, MAX_VIEWS, SUDOKU, board_text
 
 MAX_BODY = 256 * 1024  # a 256×256 board, the largest a checkpoint may hold, is 66 KB of text
 MAX_SEED = 2**63
+MAX_ERROR = 300  # characters of an error body: a message may quote the client's input, of any size
 
 
 class SolveRequest(BaseModel):
@@ -58,15 +59,17 @@ def create_app(models: dict[str, LoadedModel]) -> FastAPI:
 
     @app.exception_handler(PuzzleError)
     async def bad_puzzle(request, error: PuzzleError):
-        return JSONResponse({"error": str(error)}, status_code=503 if isinstance(error, PuzzleTimeout) else 400)
+        return JSONResponse({"error": bounded(str(error))},
+                            status_code=503 if isinstance(error, PuzzleTimeout) else 400)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request, error: RequestValidationError):
-        return JSONResponse({"error": one_line(error.errors()[0])}, status_code=400)
+        return JSONResponse({"error": bounded(one_line(error.errors()[0]))}, status_code=400)
 
     @app.exception_handler(HTTPException)
     async def http_error(request, error: HTTPException):
-        return JSONResponse({"error": str(error.detail)}, status_code=error.status_code, headers=error.headers)
+        return JSONResponse({"error": bounded(str(error.detail))}, status_code=error.status_code,
+                            headers=error.headers)
 
     @app.get("/", include_in_schema=False)
     def page():
@@ -151,6 +154,11 @@ class BodyLimit:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+def bounded(message: str, limit: int = MAX_ERROR) -> str:
+    """The message cut to `limit` characters, an ellipsis ending one that was cut."""
+    return message if len(message) <= limit else message[:limit - 1] + "…"
 
 
 def one_line(error: dict) -> str:

@@ -250,7 +250,8 @@ def test_a_rated_file_is_reported_per_rating_bucket(checkpoints, tmp_path, capsy
     code, out, _ = evaluate_in_process(capsys, checkpoints["halting"], "--data", rated_file(tmp_path),
                                        "--rating-buckets", "5,50")
     assert code == 0 and "Per rating:" in out
-    table = {line.split()[0]: int(line.split()[1]) for line in out.split("Per rating:")[1].splitlines()[2:]}
+    rating_table = out.split("Per rating:")[1].split("Per givens:")[0]  # the givens table follows
+    table = {line.split()[0]: int(line.split()[1]) for line in rating_table.strip().splitlines()[1:]}
     assert table == {"<5": 3, "5-49": 5, "50+": 4}
 
 

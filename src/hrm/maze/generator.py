@@ -1,0 +1,112 @@
+"""Seeded numba generator of hard mazes with BFS ground truth.
+
+A maze follows the instance recipe the original cites (Lehnert et al., 2024): each cell is a wall
+with a probability drawn per maze, uniformly in [wall_min, wall_max]; S and G are two distinct open
+cells drawn uniformly. The hard filter keeps a maze only if G is at least `min_path` steps from S;
+its rating is that distance. Maze i of a stream depends only on (seed, stream, i).
+
+Drawing G and rejecting it when too close would run one BFS per draw. Instead one BFS from S counts
+the k open cells far enough among the n - 1 candidates, and the maze is kept with probability
+k / (n - 1) with G uniform among those k: the same distribution as plain rejection, one BFS per maze.
+"""
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from ..sudoku.generator import _PARALLEL_LOCK
+from ..sudoku.prng import base_seed, below, next_u64, stream_state
+from .bfs import distances_from, mark_canonical_path
+from .tokens import GOAL, OPEN, START, WALL
+
+HARD_MIN_PATH = 111  # Maze-Hard keeps mazes whose shortest path exceeds 110 steps
+WALL_MIN, WALL_MAX = 0.3, 0.5
+MAX_ATTEMPTS = 1_000_000  # mazes tried per kept maze before giving up (settings that keep none)
+_UNIT = 1.0 / 18446744073709551616.0
+
+
+@njit(cache=True, nogil=True)
+def generate_into(size, wall_min, wall_max, min_path, state, maze, answer, distance, queue):
+    """One maze and its answer into int8 [size²] arrays; returns (attempts, steps S->G), attempts 0: gave up."""
+    cells = size * size
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        wall_prob = wall_min + (wall_max - wall_min) * (next_u64(state) * _UNIT)
+        threshold = np.uint64(min(max(wall_prob, 0.0), 1.0) * 18446744073709551615.0)
+        open_cells = 0
+        for c in range(cells):
+            if next_u64(state) < threshold:
+                maze[c] = WALL
+            else:
+                maze[c] = OPEN
+                open_cells += 1
+        if open_cells < 2:
+            continue
+        pick = below(state, open_cells)
+        start = -1
+        for c in range(cells):
+            if maze[c] == OPEN:
+                if pick == 0:
+                    start = c
+                    break
+                pick -= 1
+        distances_from(maze, size, start, distance, queue)
+        far = 0
+        for c in range(cells):
+            if distance[c] >= max(min_path, 1):
+                far += 1
+        pick = below(state, open_cells - 1)
+        if pick >= far:
+            continue
+        goal = -1
+        for c in range(cells):
+            if distance[c] >= max(min_path, 1):
+                if pick == 0:
+                    goal = c
+                    break
+                pick -= 1
+        maze[start] = START
+        maze[goal] = GOAL
+        mark_canonical_path(maze, size, goal, distance, answer)
+        return attempt, distance[goal]
+    return 0, -1
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def generate_parallel(size, wall_min, wall_max, min_path, base, stream, start, mazes, answers, ratings, attempts):
+    for i in prange(mazes.shape[0]):
+        state = stream_state(base, stream, start + i)
+        scratch = np.empty((2, size * size), np.int64)
+        attempts[i], ratings[i] = generate_into(size, wall_min, wall_max, min_path, state, mazes[i], answers[i],
+                                                scratch[0], scratch[1])
+
+
+def generate_mazes(count: int, size: int = 30, min_path: int = HARD_MIN_PATH, wall_min: float = WALL_MIN,
+                   wall_max: float = WALL_MAX, seed: int = 0, stream: int = 0, start: int = 0,
+                   workers: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mazes start .. start + count - 1 of a seeded stream: (mazes, answers) int8 [count, size²], ratings int64 [count].
+
+    A rating is the shortest path's length in steps. The result does not depend on `workers`. ValueError
+    when the settings keep no maze (say, a minimum path longer than any maze of that size allows).
+    """
+    if size < 2:
+        raise ValueError(f"maze size must be at least 2, got {size}")
+    if not 0 <= wall_min <= wall_max < 1:
+        raise ValueError(f"wall probabilities must satisfy 0 <= min <= max < 1, got {wall_min}, {wall_max}")
+    mazes = np.zeros((count, size * size), dtype=np.int8)
+    answers = np.zeros((count, size * size), dtype=np.int8)
+    ratings = np.zeros(count, dtype=np.int64)
+    attempts = np.zeros(count, dtype=np.int64)
+    threads = numba.config.NUMBA_NUM_THREADS if workers is None else max(1, min(int(workers),
+                                                                                numba.config.NUMBA_NUM_THREADS))
+    with _PARALLEL_LOCK:  # numba's workqueue threading layer must not be entered from two threads at once
+        previous_threads = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            generate_parallel(size, float(wall_min), float(wall_max), int(min_path), base_seed(seed), stream, start,
+                              mazes, answers, ratings, attempts)
+        finally:
+            numba.set_num_threads(previous_threads)
+    if count and attempts.min() == 0:
+        raise ValueError(f"no {size}x{size} maze with walls in [{wall_min}, {wall_max}] and a shortest path of at"
+                         f" least {max(min_path, 1)} steps found in {MAX_ATTEMPTS:,} tries")
+    return mazes, answers, ratings

@@ -8,6 +8,8 @@ from src.hrm.modeling import HRMACT, ACTConfig, HRMACTInner, HRMACTModelConfig, 
 from src.hrm.sudoku import generate_batch
 from src.hrm.training.loss import exploration_draws, segment_loss
 
+from halting_reference import reference_training_halt
+
 
 def tiny(halt_max_steps=4, q_bias=None, fixed_segments=None) -> HRMACTInner:
     torch.manual_seed(0)
@@ -27,7 +29,8 @@ def puzzles(n=16, seed=0):
 
 
 def test_training_steps_halt_and_predict_as_the_segment_loss():
-    """Same draws, same model: step() gives the segment loss's logits and halts, segment after segment."""
+    """Same draws, same model: step() gives the segment loss's logits and halts, segment after segment, and both
+    halt each row where the original's rule, written out row by row, says."""
     inner = tiny(q_bias=(0.0, 0.0))
     model = HRMACT(inner).train()
     inputs = puzzles()
@@ -40,6 +43,14 @@ def test_training_steps_halt_and_predict_as_the_segment_loss():
         draws = exploration_draws(inner, 16, "cpu", loss_generator)
         result = segment_loss(inner, hidden, inputs, inputs, segments, *draws)
         assert torch.equal(out.halted, result.is_halted)
+        with torch.no_grad():
+            q = inner(hidden, inputs)
+        act = inner.config.act
+        for k in range(16):
+            want, _ = reference_training_halt(
+                act.halt_max_steps, act.fixed_segments, act.halt_exploration_probability, float(q.q_act_halt[k]),
+                float(q.q_act_continue[k]), int(segments[k]) + 1, float(draws[0][k]), int(draws[1][k]))  # fmt: skip
+            assert bool(out.halted[k]) == want, k
         assert torch.allclose(carry.hidden_states.high_level, result.hidden_states.high_level)
         # The loop's own bookkeeping: halted rows restart from the initial states at segment 0.
         restart = result.is_halted
@@ -66,7 +77,9 @@ def test_eval_steps_halt_where_infer_halts():
             if out.all_halted:
                 break
     assert halted_at.tolist() == expected.act_segments.tolist()
-    assert 1 < len(set(halted_at.tolist()))  # some rows halt early by the Q head, some at the limit
+    # Rows halt at different segments, all by the Q head; rows that reach the limit are
+    # test_halting_reference.py's test_in_eval_mode_rows_the_q_head_never_halts_stop_exactly_at_the_limit.
+    assert 1 < len(set(halted_at.tolist()))
 
 
 def test_fixed_think_time_in_both_modes():

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from src.hrm.modeling import ACTConfig, HiddenStates, HRMACTInner, HRMACTModelConfig, TransformerConfig
-from src.hrm.training.loss import sudoku_loss
+from src.hrm.training.loss import segment_loss, sudoku_loss
 
 HIDDEN = 32
 
@@ -165,3 +165,43 @@ def test_gradients_reach_trained_parameters_only():
     assert model.q_act_head.weight.grad is not None and model.q_act_head.weight.grad.dtype == torch.bfloat16
     assert model.output_head.weight.grad.abs().sum() > 0
     assert model.initial_hidden_states_params.high_level.grad is None
+
+
+def initial_state_gradients(model, hidden, inputs, targets, segments):
+    """The gradient of segment_loss to the learned initial states, (high, low), with fixed draws (no exploration)."""
+    model.zero_grad()
+    rows = inputs.shape[0]
+    never = torch.ones(rows)  # draws of 1: exploration never fires, so halting does not depend on them
+    segment_loss(model, hidden, inputs, targets, torch.tensor(segments), never, torch.full((rows,), 2)).loss.backward()
+    params = model.initial_hidden_states_params
+    return [torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in (params.high_level, params.low_level)]
+
+
+def test_learned_initial_states_take_the_gradient_of_first_segment_rows_only():
+    """Rows with segments == 0 carry copies of the initial states: the gradient of the loss to the states is the
+    one the same rows give with the states themselves put in their place (built here by hand), and rows past
+    their first segment give none. Values alone cannot show this: the copies equal the states."""
+    torch.manual_seed(0)
+    model = HRMACTInner(HRMACTModelConfig(
+        high_level_cycles=2, low_level_cycles=2, learned_initial_states=True,
+        transformers=TransformerConfig(num_layers=1, hidden_size=HIDDEN, num_heads=2),
+    ))  # fmt: skip
+    _, inputs, targets, _ = batch(model, rows=6)
+    inputs, targets = inputs[:2], targets[:2]
+    params = model.initial_hidden_states_params
+    copies = HiddenStates(params.high_level.detach().expand(2, 82, HIDDEN).clone(),
+                          params.low_level.detach().expand(2, 82, HIDDEN).clone())  # fmt: skip
+    # Row 0 on its first segment, row 1 carried on from its third with other states.
+    carried = HiddenStates(torch.cat([copies.high_level[:1], torch.randn(1, 82, HIDDEN)]),
+                           torch.cat([copies.low_level[:1], torch.randn(1, 82, HIDDEN)]))  # fmt: skip
+    got = initial_state_gradients(model, carried, inputs, targets, [0, 3])
+    # By hand: row 0's states are the parameters themselves; segments 3 and 3 restart no row.
+    by_hand = HiddenStates(torch.cat([params.high_level.expand(1, 82, HIDDEN), carried.high_level[1:]]),
+                           torch.cat([params.low_level.expand(1, 82, HIDDEN), carried.low_level[1:]]))  # fmt: skip
+    want = initial_state_gradients(model, by_hand, inputs, targets, [3, 3])
+    for g, w in zip(got, want):
+        assert w.abs().sum() > 0  # the reference is not trivially zero
+        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-7)
+    # Rows on their second segment, even if they carry copies of the initial states, give the states nothing.
+    for g in initial_state_gradients(model, copies, inputs, targets, [1, 1]):
+        assert g.abs().sum() == 0

@@ -401,25 +401,19 @@ def main(argv=None) -> int:
     progress.close()
 
     metrics = compute_metrics(puzzles, solutions, predictions)
-    by_group = {}
-    if len(difficulties) > 1:
-        for d in difficulties:
-            rows = groups == d.cli_name
-            by_group[d.cli_name] = compute_metrics(puzzles[rows], solutions[rows], predictions.select(rows))
+
+    def metrics_by(names: np.ndarray, labels: list[str]) -> dict[str, Metrics]:
+        """Metrics of the rows named each label, in the labels' order; labels no row has are left out."""
+        return {label: compute_metrics(puzzles[rows], solutions[rows], predictions.select(rows))
+                for label in labels if (rows := names == label).any()}  # fmt: skip
+
+    by_group = metrics_by(groups, [d.cli_name for d in difficulties]) if len(difficulties) > 1 else {}
     rated = puzzle_set is not None and puzzle_set.ratings is not None
     if rated:
-        for name in bucket_labels(parse_buckets(args.rating_buckets)):
-            rows = groups == name
-            if rows.any():
-                by_group[name] = compute_metrics(puzzles[rows], solutions[rows], predictions.select(rows))
-    by_givens = {}
-    if puzzle_set is not None:  # a file: published hard collections differ from generated puzzles in givens first
-        counts = np.count_nonzero(puzzles, axis=1)
-        names = bucket_names(counts, GIVENS_BUCKETS)
-        for name in bucket_labels(GIVENS_BUCKETS):
-            rows = names == name
-            if rows.any():
-                by_givens[name] = compute_metrics(puzzles[rows], solutions[rows], predictions.select(rows))
+        by_group |= metrics_by(groups, bucket_labels(parse_buckets(args.rating_buckets)))
+    # A file: published hard collections differ from generated puzzles in givens first.
+    by_givens = (metrics_by(bucket_names(np.count_nonzero(puzzles, axis=1), GIVENS_BUCKETS),
+                            bucket_labels(GIVENS_BUCKETS)) if puzzle_set is not None else {})  # fmt: skip
     generated = f"generated: {args.difficulty}, {args.num} each, seed {args.seed}"
     summary = {
         "checkpoint": str(args.checkpoint),
@@ -440,10 +434,9 @@ def main(argv=None) -> int:
                                    autocast_dtype, metrics.act_solve_rate, summary, curve_views)  # fmt: skip
     if args.json:
         groups_json = {name: g.to_dict() for name, g in by_group.items()}
-        if by_givens:
-            groups_json_givens = {name: g.to_dict() for name, g in by_givens.items()}
-            summary = {**summary, "per_givens": groups_json_givens}
-        print(json.dumps({**summary, **metrics.to_dict(), "per_rating" if rated else "per_difficulty": groups_json,
+        givens_json = {"per_givens": {name: g.to_dict() for name, g in by_givens.items()}} if by_givens else {}
+        print(json.dumps({**summary, **givens_json, **metrics.to_dict(),
+                          "per_rating" if rated else "per_difficulty": groups_json,
                           **({"views": views} if views else {}), **({"curve": curve} if curve else {})}))
     else:
         print(format_report(summary, metrics, by_group, "rating" if rated else "difficulty"))

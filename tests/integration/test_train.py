@@ -17,7 +17,7 @@ from src.hrm.training.run import TrainingError, new_run, resume_run
 from src.hrm.sudoku import Difficulty
 from src.hrm.tasks.curriculum import TRAINING_DIFFICULTIES, CurriculumConfig
 
-from training_runs import RECORDED_FLOAT_TOLERANCE, assert_records_match
+from training_runs import RECORDED_FLOAT_TOLERANCE, assert_records_match, count_fraction_tolerance
 
 CPU = torch.device("cpu")
 TIMING = ("wait_fraction", "puzzles_per_second", "elapsed")
@@ -189,8 +189,11 @@ def test_the_sudoku_task_reproduces_the_numbers_recorded_before_tasks(tmp_path, 
     for step, (want, got) in enumerate(zip(expected["records"], found["records"], strict=True), start=1):
         for key in ("stage", "puzzles", "halted"):
             assert got[key] == want[key], (step, key)
-        for key in ("loss", "output_loss", "q_act_loss", "accuracy", "q_act_accuracy"):
+        for key in ("loss", "output_loss", "q_act_loss"):
             assert got[key] == pytest.approx(want[key], **RECORDED_FLOAT_TOLERANCE), (step, key)
+        # 16 rows of 81 cells: a near-tie argmax may flip one cell, a Q logit near 0 one row.
+        assert got["accuracy"] == pytest.approx(want["accuracy"], **count_fraction_tolerance(16 * 81, 2)), step
+        assert got["q_act_accuracy"] == pytest.approx(want["q_act_accuracy"], **count_fraction_tolerance(16)), step
     for name, total in expected["weight_sums"].items():
         assert found["weight_sums"][name] == pytest.approx(total, rel=1e-4, abs=1e-5), name
 

@@ -22,6 +22,13 @@ RECORDED_FLOAT_TOLERANCE = {"rel": 1e-5, "abs": 1e-6}
 TIMING = ("wait_fraction", "puzzles_per_second", "elapsed")
 
 
+def count_fraction_tolerance(total: int, flips: int = 1) -> dict:
+    """For a recorded fraction of `total` cells or rows (an accuracy): another CPU may rank a logit pair within
+    rounding of a tie the other way, moving a cell (measured: one cell of 1,296 at one step of 40). Allow `flips`
+    of them; what such a fraction feeds (halting, the curriculum's stage) is compared exactly."""
+    return {"rel": RECORDED_FLOAT_TOLERANCE["rel"], "abs": flips / total}
+
+
 def assert_records_match(found: list[dict], expected: list[dict], tolerance=RECORDED_FLOAT_TOLERANCE) -> None:
     """metrics.jsonl records, step by step and key by key: ints and bools exactly, floats within `tolerance`;
     timing keys are not compared."""

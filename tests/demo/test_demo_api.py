@@ -191,3 +191,51 @@ def test_a_rated_puzzle_not_found_in_time_is_a_503(client, monkeypatch):
     monkeypatch.setattr(puzzles, "RATING_SECONDS", 0.0)
     response = client.get("/api/puzzle", params={"task": "sudoku", "rating": "50-99", "seed": 1})
     assert response.status_code == 503 and response.json()["error"].startswith("no puzzle rated 50-99 found in 0 s")
+
+
+def asgi_solve(app, body: bytes, then_disconnect: bool) -> list[dict]:
+    """POST /api/solve straight through ASGI: the body, then (if asked) the client's disconnect; the messages sent."""
+    import asyncio
+
+    async def run():
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        if then_disconnect:
+            messages.append({"type": "http.disconnect"})
+        stay = asyncio.Event()
+
+        async def receive():
+            if messages:
+                return messages.pop(0)
+            await stay.wait()  # a client that stays sends nothing more
+
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+                 "path": "/api/solve", "raw_path": b"/api/solve", "query_string": b"", "root_path": "",
+                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}  # fmt: skip
+        await app(scope, receive, send)
+        return sent
+
+    return asyncio.run(run())
+
+
+def test_a_solve_whose_client_has_left_is_not_run(models, monkeypatch):
+    """Ten abandoned heavy solves must not hold up a light one: a queued solve whose client is gone is skipped."""
+    import json
+
+    import src.hrm.demo.models as models_module
+
+    calls = []
+    real = models_module.solve
+    monkeypatch.setattr(models_module, "solve", lambda *args: calls.append(1) or real(*args))
+    app = create_app(models)
+    body = json.dumps({"task": "sudoku", "puzzle": PUZZLE}).encode()
+    left = asgi_solve(app, body, then_disconnect=True)
+    assert left[0]["status"] == 499 and calls == []
+    stayed = asgi_solve(app, body, then_disconnect=False)
+    assert stayed[0]["status"] == 200 and calls == [1]
+    assert json.loads(b"".join(m.get("body", b"") for m in stayed[1:]))["task"] == "sudoku"

@@ -9,7 +9,8 @@ Bad input is a 4xx whose body is {"error": "<one line>"} (a rated puzzle not fou
 nothing a client sends names a file.
 """
 
-from fastapi import FastAPI, Query
+import anyio.from_thread
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from ..sudoku import Difficulty
-from .models import LoadedModel
+from .models import ClientGone, LoadedModel
 from .page import STATIC
 from .puzzles import (
     RATINGS,
@@ -111,13 +112,18 @@ def create_app(models: dict[str, LoadedModel]) -> FastAPI:
         return {**found, "puzzle": board_text(task, problem.cells)}
 
     @app.post("/api/solve")
-    def solve(request: SolveRequest):
+    def solve(request: SolveRequest, http: Request):
         model = loaded(request.task)
         if request.task == SUDOKU:
             problem = sudoku_problem(request.puzzle)
         else:
             problem = board_problem(request.puzzle, model.size)
-        return model.solve(problem, request.views, request.no_halt)
+        # Asked from this worker thread once the model is free: a client that left while queued costs nothing.
+        gone = lambda: anyio.from_thread.run(http.is_disconnected)  # noqa: E731
+        try:
+            return model.solve(problem, request.views, request.no_halt, gone)
+        except ClientGone:  # nobody reads the answer; 499 as proxies log a closed client
+            return JSONResponse({"error": "the client left before its solve began"}, status_code=499)
 
     return app
 

@@ -39,10 +39,18 @@ class LoadedModel:
     def size(self) -> int:
         return 9 if isinstance(self.task, SudokuBoards) else self.task.config.board_size
 
-    def solve(self, problem: Problem, views: int, no_halt: bool = False) -> dict:
-        """The trace of one solve (`trace.solve`), the model's lock held throughout."""
+    def solve(self, problem: Problem, views: int, no_halt: bool = False, gone=None) -> dict:
+        """The trace of one solve (`trace.solve`), the model's lock held throughout. `gone()`, asked once the lock
+        is held: the client has left, so the solve is skipped (ClientGone) rather than run for no one, which would
+        hold up every request queued behind it."""
         with self.lock:
+            if gone is not None and gone():
+                raise ClientGone
             return solve(self.model, self.rules, problem, views, self.max_segments, self.device, no_halt)
+
+
+class ClientGone(Exception):
+    """The client of a queued solve disconnected before its turn."""
 
 
 def task_kind(task) -> str:

@@ -20,8 +20,10 @@ from .analysis.convergence import record_updates, summarize
 from .analysis.figures import plot_participation, plot_residuals, plot_segments, prediction_grid
 from .analysis.frames import Caption, board_frame, sudoku_frame
 from .checkpoint import load_model, read_metadata
-from .cli_types import OneLineParser, positive_int
+from .cli_errors import allocation_failures_as_one_line
+from .cli_types import OneLineParser, output_folder, positive_int
 from .evaluation.inference import pick_device
+from .file_io import write_text_atomically
 from .modeling import HRMACTInner
 from .sudoku import Difficulty, generate_batch
 from .tasks import task_from_metadata
@@ -31,7 +33,7 @@ from .tasks.sudoku import SudokuBoards
 def parse_args(argv=None):
     parser = OneLineParser(prog="python -m src.hrm.analyze", description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", help="model checkpoint (.safetensors)")
-    parser.add_argument("--out", required=True, help="folder for the JSON and the figures (created if missing)")
+    parser.add_argument("--out", required=True, type=output_folder, help="folder for the JSON and the figures (created if missing)")
     parser.add_argument("--num", type=positive_int, default=256, help="puzzles or boards to run (default 256)")
     parser.add_argument("--difficulty", default="extreme", help="Sudoku checkpoints: the generated difficulty")
     parser.add_argument("--segments", type=positive_int, default=None, help="segments to run (default: the ACT limit)")
@@ -61,6 +63,7 @@ def frames_of(task, inputs, targets, predictions, caption_of) -> list:
     return pictures
 
 
+@allocation_failures_as_one_line("analyze: error")
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
@@ -93,7 +96,7 @@ def main(argv=None) -> int:
 
     report = {"checkpoint": str(args.checkpoint), "task": task.name, "num": len(inputs), "segments": segments,
               "seed": args.seed, "models": summaries}
-    (out / "analysis.json").write_text(json.dumps(report, indent=1))
+    write_text_atomically(out / "analysis.json", json.dumps(report, indent=1))
     plot_residuals(summaries, out / "residuals.png")
     plot_participation(summaries, out / "participation.png")
     plot_segments(summaries, out / "segments.png")

@@ -9,8 +9,6 @@ Every file is written atomically; nothing is ever pickled.
 """
 
 import json
-import os
-import secrets
 import warnings
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from .checkpoint_config import (  # CheckpointError and the limits are re-export
     config_from_metadata,
     infer_swift_config,
 )
+from .file_io import write_bytes_atomically
 from .modeling import HRMACTInner, HRMACTModelConfig
 from .modeling.linear import Linear
 from .modeling.rotary import RotaryPositionEmbedding
@@ -350,38 +349,9 @@ def _some(items, limit: int = 4, separator: str = ", ") -> str:
 
 
 def _atomic_save_file(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
-    """Write a safetensors file next to `path` under a temporary name, fsync it, then rename it over `path`.
-
-    A crash at any point leaves either the previous file or the complete new one, never a torn file.
-    We serialise to bytes and write them ourselves (rather than `save_file`) so that the file gets the
-    usual permissions and is fsynced through the descriptor that wrote it.
-    """
+    """Write a safetensors file whole or not at all (file_io.atomic_write): a crash leaves the previous file or
+    the complete new one. We serialise to bytes ourselves (rather than `save_file`) so that the file gets the
+    usual permissions and is fsynced through the descriptor that wrote it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        data = serialize({name: tensor.detach().cpu().contiguous() for name, tensor in tensors.items()}, metadata)
-        with open(tmp, "xb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException as err:
-        tmp.unlink(missing_ok=True)
-        if isinstance(err, OSError):  # name the file being written, not its temporary name
-            raise OSError(err.errno, err.strerror or str(err), str(path)) from None
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable; not possible (nor needed) on every platform."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    data = serialize({name: tensor.detach().cpu().contiguous() for name, tensor in tensors.items()}, metadata)
+    write_bytes_atomically(path, data)

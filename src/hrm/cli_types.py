@@ -3,6 +3,9 @@ was expected."""
 
 import argparse
 import math
+from pathlib import Path
+
+from .file_io import NotARegularFile, writable_target
 
 
 # Counts and seeds end up in int64 tensors and generators: a larger value would overflow there, with a traceback.
@@ -39,6 +42,26 @@ def givens_range(text: str) -> tuple[int, int]:
     if low is None or not 17 <= low <= high <= 80:
         raise argparse.ArgumentTypeError(f"expected MIN-MAX givens with 17 <= MIN <= MAX <= 80, got {text!r}")
     return low, high
+
+
+def output_file(text: str) -> str:
+    """A file a command writes: a name (an empty one would mean no file), and not an existing folder, device,
+    pipe or socket, which a write would replace (its folder is checked where the command starts its work)."""
+    if not text:
+        raise argparse.ArgumentTypeError("needs a file name, got an empty one")
+    try:
+        writable_target(text)
+    except NotARegularFile as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def output_folder(text: str) -> Path:
+    """A folder a command writes into: a name, where an empty one would mean the current folder (the command
+    checks that it is not a file where it starts its work)."""
+    if not text:
+        raise argparse.ArgumentTypeError("needs a folder name, got an empty one")
+    return Path(text)
 
 
 def positive_float(text: str) -> float:

@@ -30,7 +30,8 @@ import torch
 from tqdm import tqdm
 
 from .checkpoint import load_model, read_metadata
-from .cli_types import OneLineParser
+from .cli_errors import allocation_failures_as_one_line
+from .cli_types import OneLineParser, output_folder
 from .evaluation.boardpath import compute_path_metrics, format_path_report
 from .evaluation.curve import format_curve, format_point, format_views, measure_views, write_curve
 from .evaluation.inference import Metrics, compute_metrics, evaluate_puzzles, pick_device
@@ -44,6 +45,9 @@ from .tasks.sudoku_dataset import filter_by_rating, resolve_data_path
 
 DEFAULT_BUCKETS = (0, 1, 10, 20, 50, 100)  # rating edges: 0, 1-9, 10-19, 20-49, 50-99, 100+
 GIVENS_BUCKETS = [0, *range(17, 25), 28, 32]  # givens: each of 17..23, 24-27, 28-31, 32+ (16 or fewer: 0-16)
+# Every puzzle, its answer and its prediction are held until the report: far more would exhaust memory, killed by
+# the system with no message. A million Sudoku puzzles take about 1 GB.
+MAX_GENERATED = 1_000_000
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -90,7 +94,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--views-curve", metavar="K,K,...",
                         help="measure solve rate against K views and segments spent, e.g. 1,2,4,8,16,32 (needs"
                         " --curve-out)")  # fmt: skip
-    parser.add_argument("--curve-out", metavar="DIR", help="folder for the curve's curve.json and curve.png")
+    parser.add_argument("--curve-out", metavar="DIR", type=output_folder, help="folder for the curve's curve.json and curve.png")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser.parse_args(argv)
 
@@ -118,7 +122,14 @@ def check_args(args) -> list[Difficulty]:
     difficulties = [Difficulty.from_name(name) for name in names]
     if len(set(difficulties)) != len(difficulties):
         raise ValueError(f"--difficulty names a difficulty twice: {args.difficulty}")
+    check_generated_count(args.num * len(difficulties))
     return difficulties
+
+
+def check_generated_count(total: int) -> None:
+    if total > MAX_GENERATED:
+        raise ValueError(f"--num asks for {total:,} puzzles in all, more than the {MAX_GENERATED:,} an evaluation"
+                         " holds in memory; evaluate in parts with different --seed values")  # fmt: skip
 
 
 def check_scaling(args, rules: ViewRules) -> list[int]:
@@ -245,6 +256,7 @@ def board_set(args, task) -> tuple[np.ndarray, np.ndarray]:
     for flag, value in (("--num", args.num), ("--batch-size", args.batch_size), ("--segments", args.segments)):
         if value is not None and value < 1:
             raise ValueError(f"{flag} must be at least 1, got {value}")
+    check_generated_count(args.num)
     if args.min_path is not None:
         task = type(task)(dataclasses.replace(task.config, min_path=args.min_path))
     return task.boards(args.num, args.seed, workers=args.workers)
@@ -357,6 +369,7 @@ def format_groups(by_group: dict[str, Metrics], group_kind: str) -> str:
     return "\n".join(lines)
 
 
+@allocation_failures_as_one_line("evaluate: error")
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:

@@ -22,15 +22,17 @@ import sys
 import numpy as np
 import torch
 
-from .analysis.frames import Caption, board_frame, save_gif, sudoku_frame
+from .analysis.frames import board_frame, reasoning_frames, save_gif, sudoku_frame
 from .boardpath import PATH, parse_board, score_paths, solve_board
 from .boardpath import board_to_string as path_picture
 from .checkpoint import load_model, read_metadata
+from .cli_errors import allocation_failures_as_one_line
 from .cli_types import OneLineParser
-from .demo.page import check_page_path, run_page, write_page
+from .demo.page import run_page, write_page
 from .evaluation.inference import pick_device, run_segments
 from .evaluation.scaling import ensemble_paths, run_views, stop_rule, view_name
 from .evaluation.views import view_rules
+from .file_io import FileTooLarge, NotARegularFile, check_output_file, read_text
 from .sudoku import (
     Difficulty,
     board_to_string,
@@ -45,6 +47,8 @@ from .tasks import task_from_metadata
 from .tasks.sudoku import SudokuBoards
 
 _ANSI_CHANGED, _ANSI_RESET = "\x1b[1;33m", "\x1b[0m"
+
+MAX_BOARD_FILE = 1 << 20  # a board file is a few hundred characters; more is not a board
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -144,12 +148,13 @@ def infer(
     inputs = torch.as_tensor(puzzle.reshape(1, 81).astype(np.int64), device=device)
     blanks = puzzle == 0
     previous = puzzle
-    for step in run_segments(model, inputs, max_segments, autocast_dtype):
+    for step in run_segments(model, inputs, max_segments, autocast_dtype, cycles=True):
         board = step.predictions[0].cpu().numpy().astype(np.int8).reshape(9, 9)
         halts = bool(step.halts[0])
         yield {
             "segment": step.segment,
             "board": board,
+            "cycle_boards": [b[0].cpu().numpy().astype(np.int8).reshape(9, 9) for b in step.cycle_predictions],
             "changed_cells": board != previous,
             "correct": int(((board == solution) & blanks).sum()) if solution is not None else None,
             "blanks": int(blanks.sum()),
@@ -182,7 +187,7 @@ def json_report(args, device, autocast_dtype, difficulty, puzzle, solution, solu
     valid = bool(validate_solution(puzzle, final))
     segments = []
     for record in records:
-        entry = {key: value for key, value in record.items() if key not in ("board", "changed_cells")}
+        entry = {key: value for key, value in record.items() if key not in ("board", "changed_cells", "cycle_boards")}
         entry.update(board=format_puzzle(record["board"]), changed=int(record["changed_cells"].sum()))
         segments.append(entry)
     return {
@@ -201,6 +206,7 @@ def json_report(args, device, autocast_dtype, difficulty, puzzle, solution, solu
     }
 
 
+@allocation_failures_as_one_line("infer: error")
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
@@ -217,9 +223,9 @@ def main(argv=None) -> int:
         else:
             board, answer = choose_board(args, task)
         if args.gif is not None:
-            check_writable(args.gif)
+            check_output_file(args.gif, "--gif")
         if args.html is not None:
-            check_page_path(args.html)
+            check_output_file(args.html, "--html")
         models = [load_model(path, device=device).eval() for path in paths]
     except (ValueError, OSError) as error:
         print(f"infer: error: {error}", file=sys.stderr)
@@ -265,17 +271,13 @@ def main(argv=None) -> int:
     if args.html is not None and write_html(args, task, puzzle, solution, records, max_segments):
         return 1
     if args.gif is not None:
-        frames = [sudoku_frame(puzzle, r["board"], solution, r["changed_cells"], caption(r)) for r in records]
-        return write_gif(frames, args)
+        draw = lambda board, changed, caption: sudoku_frame(puzzle, board, solution, changed, caption)  # noqa: E731
+        return write_gif(*reasoning_frames(puzzle, records, draw), args)
     return 0
 
 
-def caption(record: dict) -> Caption:
-    return Caption(record["segment"], record["q_halt"], record["q_continue"], record["halts"])
-
-
 def write_output(args, flag: str, path: str, write, written: str) -> int:
-    """Write --gif or --html with `write()`; a file-system problem that check_writable could not foresee
+    """Write --gif or --html with `write()`; a file-system problem that check_output_file could not foresee
     (permissions, a full disk) is one line and exit code 1."""
     try:
         write()
@@ -287,23 +289,15 @@ def write_output(args, flag: str, path: str, write, written: str) -> int:
     return 0
 
 
-def write_gif(frames, args) -> int:
-    return write_output(args, "--gif", args.gif, lambda: save_gif(frames, args.gif), f"{len(frames)} frames")
+def write_gif(frames, durations, args) -> int:
+    return write_output(args, "--gif", args.gif, lambda: save_gif(frames, args.gif, durations),
+                        f"{len(frames)} frames")  # fmt: skip
 
 
 def write_html(args, task, puzzle, answer, records, max_segments) -> int:
     """The page is demo/page.py's viewer with this run's trace in it."""
     page = run_page(task, puzzle, answer, records, max_segments, os.path.basename(args.checkpoint))
     return write_output(args, "--html", args.html, lambda: write_page(args.html, page), f"{len(records)} segments")
-
-
-def check_writable(path: str) -> None:
-    """A GIF can be written there: its folder exists and it is not a folder itself."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"--gif {path}: no such folder {folder}")
-    if os.path.isdir(path):
-        raise ValueError(f"--gif {path}: is a folder")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,7 +311,9 @@ def choose_board(args, task) -> tuple[np.ndarray, np.ndarray]:
     size = task.config.board_size
     if args.board is not None:
         try:
-            text = open(args.board, encoding="utf-8").read()
+            text = read_text(args.board, limit=MAX_BOARD_FILE)
+        except (NotARegularFile, FileTooLarge) as err:
+            raise ValueError(f"--board {err}") from None
         except (OSError, UnicodeDecodeError) as err:
             raise ValueError(f"--board {args.board}: cannot read it ({type(err).__name__})") from None
         try:
@@ -353,12 +349,13 @@ def infer_board(args, task, model, board, answer, max_segments, device, autocast
         print(path_picture(board, size))
         print("Shortest path (BFS):")
         print(path_picture(answer, size))
-    records, frames, previous = [], [], board
-    for step in run_segments(model, inputs, max_segments, autocast_dtype, task.loss_mask):
+    records, previous = [], board
+    for step in run_segments(model, inputs, max_segments, autocast_dtype, task.loss_mask, cycles=True):
         prediction = step.predictions[0].cpu().numpy().astype(np.int8)
         valid, shortest = score_paths(board[None], prediction[None], size)
         record = {
             "segment": step.segment, "board": prediction, "changed_cells": prediction != previous,
+            "cycle_boards": [b[0].cpu().numpy().astype(np.int8) for b in step.cycle_predictions],
             "valid_path": bool(valid[0]), "shortest_path": bool(shortest[0]),
             "exact": bool((prediction == answer).all()),
             "q_halt": float(torch.sigmoid(step.q_halt[0])), "q_continue": float(torch.sigmoid(step.q_continue[0])),
@@ -366,9 +363,6 @@ def infer_board(args, task, model, board, answer, max_segments, device, autocast
         }  # fmt: skip
         records.append(record)
         previous = prediction
-        if args.gif is not None:
-            right = (prediction == answer) | ((prediction == PATH) & shortest[0])
-            frames.append(board_frame(board, prediction, right, record["changed_cells"], size, caption(record)))
         if not args.json:
             print(f"Segment {record['segment']}")
             picture = path_picture(prediction, size)
@@ -383,7 +377,7 @@ def infer_board(args, task, model, board, answer, max_segments, device, autocast
         if record["halts"] and not args.no_halt:
             break
     if args.json:
-        segments = [{**{k: v for k, v in r.items() if k not in ("board", "changed_cells")},
+        segments = [{**{k: v for k, v in r.items() if k not in ("board", "changed_cells", "cycle_boards")},
                      "board": path_picture(r["board"], size), "changed": int(r["changed_cells"].sum())} for r in records]
         print(json.dumps({
             "task": task.name, "checkpoint": str(args.checkpoint), "device": str(device),
@@ -395,7 +389,13 @@ def infer_board(args, task, model, board, answer, max_segments, device, autocast
     if args.html is not None and write_html(args, task, board, answer, records, max_segments):
         return 1
     if args.gif is not None:
-        return write_gif(frames, args)
+
+        def draw(prediction, changed, caption):
+            _, shortest = score_paths(board[None], prediction[None], size)
+            right = (prediction == answer) | ((prediction == PATH) & shortest[0])
+            return board_frame(board, prediction, right, changed, size, caption)
+
+        return write_gif(*reasoning_frames(board, records, draw), args)
     return 0
 
 

@@ -29,7 +29,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from .cli_types import OneLineParser, givens_range, non_negative_int, positive_int
+from .cli_types import OneLineParser, givens_range, non_negative_int, output_file, positive_int
 from .sudoku import Difficulty, mine_puzzles
 from .sudoku.minimal import mine_minimal
 from .sudoku.files import write_puzzle_csv
@@ -40,7 +40,7 @@ PROG = "make_dataset"
 def parse_args(argv=None) -> argparse.Namespace:
     difficulties = ", ".join(d.cli_name for d in Difficulty)
     parser = OneLineParser(prog="python -m src.hrm.make_dataset", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", required=True, help="the CSV file to write (replaced whole, never left half-written)")
+    parser.add_argument("--out", required=True, type=output_file, help="the CSV file to write (replaced whole, never left half-written)")
     parser.add_argument("--num", type=positive_int, required=True, help="number of puzzles")
     parser.add_argument("--difficulty", default="extreme",
                         help=f"difficulty of the starting puzzles: {difficulties} (default extreme)")
@@ -65,9 +65,7 @@ def check_args(args) -> Difficulty:
         raise ValueError("--difficulty does not apply with --givens (minimal puzzles start from full grids)")
     if args.max_rating is not None and args.max_rating < args.min_rating:
         raise ValueError(f"--max-rating {args.max_rating} is below --min-rating {args.min_rating}")
-    folder = os.path.dirname(os.path.abspath(args.out))
-    if os.path.isdir(args.out):
-        raise ValueError(f"--out {args.out} is a directory")
+    folder = os.path.dirname(os.path.abspath(args.out))  # --out itself is checked by its type, output_file
     if not os.path.isdir(folder):
         raise ValueError(f"the folder of --out does not exist: {folder}")
     if not os.access(folder, os.W_OK | os.X_OK):

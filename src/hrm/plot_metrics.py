@@ -9,7 +9,6 @@ rolling means over --window steps, the raw values faint behind them. Bad input: 
 stderr, exit 2.
 """
 
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from .analysis.figure_files import save_figure
-from .cli_types import OneLineParser
+from .cli_types import OneLineParser, output_file
 from .tasks.curriculum import CurriculumConfig
+from .training.report import NOT_JSON, metrics_lines
 
 SERIES = ("loss", "output_loss", "q_act_loss", "accuracy", "q_act_accuracy")
 # How far a run is: the curriculum stage (generated Sudoku), the epoch (a dataset), else the rows drawn so far.
@@ -40,18 +40,13 @@ def read_metrics(path) -> RunMetrics:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such metrics file")
-    lines = path.read_text().splitlines()
     records = {}
     progress = None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            if number == len(lines):
+    for number, _, record, last in metrics_lines(path):
+        if record is NOT_JSON:
+            if last:
                 continue
-            raise ValueError(f"{path}:{number}: not a JSON object") from None
+            raise ValueError(f"{path}:{number}: not a JSON object")
         if progress is None and isinstance(record, dict):
             progress = next((key for key in PROGRESS if key in record), "stage, epoch or puzzles")
         missing = [key for key in ("step", *SERIES, progress) if not isinstance(record, dict) or key not in record]
@@ -159,7 +154,7 @@ def summary(metrics: RunMetrics, window: int) -> str:
 def main(argv=None) -> int:
     parser = OneLineParser(prog="python -m src.hrm.plot_metrics", description=__doc__.split("\n\n")[0])
     parser.add_argument("metrics", help="a run's metrics.jsonl")
-    parser.add_argument("--out", help="PNG to write (default: next to the metrics file, training-curve.png)")
+    parser.add_argument("--out", type=output_file, help="PNG to write (default: next to the metrics file, training-curve.png)")
     parser.add_argument("--window", type=int, default=300, help="rolling-mean window in steps (default 300)")
     parser.add_argument("--title", help="figure title")
     args = parser.parse_args(argv)

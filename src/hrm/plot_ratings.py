@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .analysis.figure_files import save_figure
-from .cli_types import OneLineParser, positive_int
+from .cli_types import OneLineParser, output_file, positive_int
 
 
 @dataclass
@@ -83,7 +83,7 @@ def main(argv=None) -> int:
     parser = OneLineParser(prog="python -m src.hrm.plot_ratings", description=__doc__.split("\n\n")[0])
     parser.add_argument("reports", nargs="+", help="evaluate --json outputs of rated --data files")
     parser.add_argument("--label", action="append", help="a line's name, once per report (default: checkpoint name)")
-    parser.add_argument("--out", required=True, help="PNG to write")
+    parser.add_argument("--out", required=True, type=output_file, help="PNG to write")
     parser.add_argument("--min-count", type=positive_int, default=20, help="leave out smaller buckets (default 20)")
     parser.add_argument("--title", help="figure title")
     args = parser.parse_args(argv)

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from .checkpoint import CheckpointError
+from .cli_errors import allocation_failures_as_one_line
 from .evaluation.inference import pick_device
 from .tasks import TaskError
 from .train_args import COMPILE_CHOICES, check_config, config_from_args, parse_args
@@ -28,6 +29,7 @@ from .training.loop import train
 from .training.run import TrainingError, checkpoint_steps, new_run, resume_run
 
 
+@allocation_failures_as_one_line("error")
 def main(argv=None) -> int:
     with quiet_other_ranks():  # under torchrun, rank 0 speaks for the run
         return _main(argv)

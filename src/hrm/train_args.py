@@ -5,7 +5,15 @@ import argparse
 from pathlib import Path
 
 from .checkpoint import CheckpointError, load_model
-from .cli_types import OneLineParser, fraction, fraction_below_one, non_negative_int, positive_float, positive_int
+from .cli_types import (
+    OneLineParser,
+    fraction,
+    fraction_below_one,
+    non_negative_int,
+    output_folder,
+    positive_float,
+    positive_int,
+)
 from .modeling.hrm import ACTIVATION_DTYPES, POS_ENCODINGS
 from .modeling.variants import VARIANTS, variant_config
 from .tasks import DEFAULT_TASK, TASKS, TaskError, build_task, default_settings
@@ -69,7 +77,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )  # fmt: skip
     run = parser.add_argument_group("run")
     run.add_argument(
-        "--out-dir", type=Path, help="run folder (default: runs/<date>-<time>; with --resume: the newest in runs/)"
+        "--out-dir", type=output_folder, help="run folder (default: runs/<date>-<time>; with --resume: the newest in runs/)"
     )
     run.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out-dir")
     run.add_argument(

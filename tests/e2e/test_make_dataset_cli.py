@@ -68,7 +68,7 @@ def test_bad_flags_give_one_line_and_no_file(tmp_path, args, words):
 
 def test_bad_output_paths_give_one_line(tmp_path):
     (tmp_path / "file").write_text("x")
-    cases = [(tmp_path / "missing" / "out.csv", "does not exist"), (tmp_path, "is a directory"),
+    cases = [(tmp_path / "missing" / "out.csv", "does not exist"), (tmp_path, "is a folder, not a regular file"),
              (tmp_path / "file" / "out.csv", "does not exist")]
     if os.geteuid() != 0:  # root writes anywhere
         locked = tmp_path / "locked"

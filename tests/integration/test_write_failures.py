@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-import src.hrm.checkpoint as checkpoint_module
+import src.hrm.file_io as file_io_module
 import src.hrm.training.report as report_module
 from src.hrm import train
 from src.hrm.checkpoint import load_model
@@ -67,9 +67,9 @@ def contents(folder):
 @pytest.mark.parametrize(
     "module,name_part,error,at_open",
     [
-        (checkpoint_module, "checkpoint-3.safetensors", FULL, False),
-        (checkpoint_module, "checkpoint-3.state.safetensors", FULL, False),
-        (checkpoint_module, "checkpoint-3.safetensors", DENIED, True),
+        (file_io_module, "checkpoint-3.safetensors", FULL, False),
+        (file_io_module, "checkpoint-3.state.safetensors", FULL, False),
+        (file_io_module, "checkpoint-3.safetensors", DENIED, True),
         (report_module, "metrics.jsonl", FULL, False),
         (report_module, "metrics.jsonl", DENIED, True),
     ],

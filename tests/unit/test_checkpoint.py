@@ -10,7 +10,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from src.hrm import checkpoint
+from src.hrm import checkpoint, file_io
 from src.hrm.checkpoint import (
     CheckpointError,
     export_swift,
@@ -464,7 +464,7 @@ def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temp(tmp_path, mon
     monkeypatch.undo()
 
     # A crash after the temporary file is fully written, just before the rename.
-    monkeypatch.setattr(checkpoint.os, "replace", crash)
+    monkeypatch.setattr(file_io.os, "replace", crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
         export_swift(make_model(tiny_config(), seed=1), path)
     monkeypatch.undo()

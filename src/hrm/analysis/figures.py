@@ -1,11 +1,9 @@
 """The analysis figures: forward residuals, participation ratios, per-segment accuracy and Q, prediction grids."""
 
-import os
-from pathlib import Path
-
 import numpy as np
 from PIL import Image
 
+from ..file_io import atomic_write
 from .figure_files import save_figure
 
 
@@ -84,10 +82,5 @@ def prediction_grid(frames: list[Image.Image], path, columns: int = 4) -> None:
     grid = Image.new("RGB", (columns * width, rows * height), (255, 255, 255))
     for i, frame in enumerate(frames):
         grid.paste(frame, ((i % columns) * width, (i // columns) * height))
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
-    try:
-        grid.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_write(path, binary=True) as file:
+        grid.save(file, format="PNG")

@@ -1,18 +1,18 @@
-"""Pictures of the model reasoning: one frame per segment, drawn with Pillow, saved as an animated GIF.
+"""Pictures of the model reasoning: frames drawn with Pillow, saved as an animated GIF.
 
-A frame shows the board the model predicts after a segment: cells that changed since the
-previous frame are outlined, and a caption gives the segment and the Q head's halt and
-continue values. Sudoku frames show givens in black, right digits in blue and wrong ones
+A frame shows the board the model predicts after a segment, or after a high-level cycle inside one
+(`reasoning_frames`): cells that changed since the previous frame are outlined, and a caption gives
+the segment (and cycle) and, at a segment's end, the Q head's halt and continue values. Sudoku frames show givens in black, right digits in blue and wrong ones
 in red; path-finding frames show walls, S, E and the predicted path, with a wrong path
 cell in red.
 """
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from ..file_io import atomic_write
 
 BACKGROUND, GRID, TEXT = (255, 255, 255), (60, 60, 60), (20, 20, 20)
 GIVEN, RIGHT, WRONG, CHANGED = (20, 20, 20), (25, 95, 200), (210, 40, 40), (245, 170, 20)
@@ -23,14 +23,21 @@ CAPTION_HEIGHT = 34
 
 @dataclass
 class Caption:
-    segment: int
-    q_halt: float  # sigmoid of the halt logit
-    q_continue: float
+    segment: int  # 0: the board as given, before any reasoning
+    q_halt: float | None  # sigmoid of the halt logit; None inside a segment (the Q head speaks at its end)
+    q_continue: float | None
     halted: bool  # the model stops after this segment
+    cycle: int | None = None  # a frame after high-level cycle `cycle` of `cycles` (None: one frame per segment)
+    cycles: int | None = None
 
     def text(self) -> str:
+        if self.segment == 0:
+            return "the board as given"
+        where = f"segment {self.segment}" + (f" cycle {self.cycle}/{self.cycles}" if self.cycle is not None else "")
+        if self.q_halt is None:
+            return where
         stop = "  halt" if self.halted else ""
-        return f"segment {self.segment}   Q halt {self.q_halt:.3f}  continue {self.q_continue:.3f}{stop}"
+        return f"{where}   Q halt {self.q_halt:.3f}  continue {self.q_continue:.3f}{stop}"
 
 
 def _font(size: int):
@@ -102,15 +109,36 @@ def board_frame(board, prediction, right, changed, size: int, caption: Caption, 
     return image
 
 
-def save_gif(frames: list[Image.Image], path, frame_ms: int = 700, hold_last_ms: int = 2500) -> None:
-    """Write the frames as a looping animated GIF, the last one held longer; atomically (no half-written file)."""
+CYCLE_MS, SEGMENT_MS = 350, 700  # a frame inside a segment passes faster than a segment's last one
+
+
+def reasoning_frames(start: np.ndarray, records: list[dict], draw) -> tuple[list[Image.Image], list[int]]:
+    """The frames of a run and their durations: the board as given, then the board after each high-level cycle
+    of each segment (records' "cycle_boards"; a segment's last cycle is its own board, captioned with its Q
+    values). `draw(board, changed, caption)` draws one frame; changes are counted from the frame before."""
+    frames = [draw(start, np.zeros(np.shape(start), dtype=bool), Caption(0, None, None, False))]
+    durations, previous = [SEGMENT_MS], start
+    for record in records:
+        boards = record["cycle_boards"]
+        for cycle, board in enumerate(boards, start=1):
+            last = cycle == len(boards)
+            q = (record["q_halt"], record["q_continue"]) if last else (None, None)
+            caption = Caption(record["segment"], *q, record["halts"] and last, cycle, len(boards))
+            frames.append(draw(board, board != previous, caption))
+            durations.append(SEGMENT_MS if last else CYCLE_MS)
+            previous = board
+    return frames, durations
+
+
+def save_gif(frames: list[Image.Image], path, frame_ms: int | list[int] = 700, hold_last_ms: int = 2500) -> None:
+    """Write the frames as a looping animated GIF (`frame_ms` each, or one duration per frame), the last one held
+    longer; atomically (no half-written file)."""
     if not frames:
         raise ValueError("a GIF needs at least one frame")
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.gif")
-    durations = [frame_ms] * (len(frames) - 1) + [hold_last_ms]
-    try:
-        frames[0].save(tmp, save_all=True, append_images=frames[1:], duration=durations, loop=0, optimize=True)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    durations = [frame_ms] * len(frames) if isinstance(frame_ms, int) else list(frame_ms)
+    if len(durations) != len(frames):
+        raise ValueError(f"{len(frames)} frames but {len(durations)} durations")
+    durations[-1] = hold_last_ms
+    with atomic_write(path, binary=True) as file:
+        frames[0].save(file, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0,
+                       optimize=True)  # fmt: skip

@@ -6,12 +6,12 @@ JSON; the script sees the embedded trace, hides the editor and plays the segment
 
 import html
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ..evaluation.views import view_rules
+from ..file_io import write_text_atomically
 from .models import task_kind
 from .trace import SUDOKU, Problem, trace_from_records
 
@@ -45,21 +45,6 @@ def run_page(task, puzzle, answer, records: list[dict], max_segments: int, title
     return standalone_page(trace_from_records(problem, view_rules(task), records, max_segments), title)
 
 
-def check_page_path(path: str, flag: str = "--html") -> None:
-    """A page can be written there: its folder exists and it is not a folder itself (ValueError naming the flag)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"{flag} {path}: no such folder {folder}")
-    if os.path.isdir(path):
-        raise ValueError(f"{flag} {path}: is a folder")
-
-
 def write_page(path, text: str) -> None:
     """Write the page whole or not at all (a temporary file renamed over the target)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_text_atomically(path, text)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.figure_files import save_figure
+from ..file_io import write_text_atomically
 from ..tasks import Task
 from .scaling import ViewRun, run_views, stop_rule
 from .views import Q_RULES, Choice, view_rules
@@ -111,7 +112,7 @@ def write_curve(curve: dict, folder) -> tuple[Path, Path]:
     """curve.json and curve.png in `folder` (which exists); their paths."""
     folder = Path(folder)
     data, picture = folder / "curve.json", folder / "curve.png"
-    data.write_text(json.dumps(curve, indent=2) + "\n")
+    write_text_atomically(data, json.dumps(curve, indent=2) + "\n")
     plot_curve(curve, picture)
     return data, picture
 

@@ -47,6 +47,10 @@ class SegmentStep:
     q_halt: torch.Tensor  # [B] float32 logits
     q_continue: torch.Tensor  # [B] float32 logits
     halts: torch.Tensor  # [B] bool, inference_halts of this segment
+    # With run_segments(cycles=True): the board the output head reads after each high-level cycle of the segment,
+    # [B, L] each; the last is `predictions`. (Reading the low-level state says nothing: the head is not trained
+    # on it, and on the shipped models it decodes to no better than an empty board.)
+    cycle_predictions: list[torch.Tensor] | None = None
 
 
 def run_segments(
@@ -55,31 +59,52 @@ def run_segments(
     num_segments: int,
     autocast_dtype: torch.dtype | None = None,
     editable: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    cycles: bool = False,
 ) -> Iterator[SegmentStep]:
     """Yield one SegmentStep per segment, each forward starting from the hidden states of the previous one.
 
     editable(inputs) -> [B, L] bool: the positions the model fills in (a task's `loss_mask`; default: Sudoku's
     blanks); the others keep their input. With the fixed think time option, `halts` is true at its last segment.
+    cycles: also record the board after each high-level cycle (SegmentStep.cycle_predictions), to show the
+    reasoning inside a segment.
     """
     hidden_states = initial_hidden_states(model)
     mask = editable(puzzles) if editable is not None else None
+    cycle_states: list[torch.Tensor] = []
+    hook = None
+    if cycles:  # the high level's output after each of its updates, read as the output head reads the last one
+        hook = model.high_level_reasoner.register_forward_hook(lambda module, args, out: cycle_states.append(out))
+    try:
+        yield from _segments(model, puzzles, num_segments, autocast_dtype, hidden_states, mask, cycle_states)
+    finally:
+        if hook is not None:
+            hook.remove()
+
+
+def _segments(model, puzzles, num_segments, autocast_dtype, hidden_states, mask, cycle_states):
+    """run_segments' loop; `cycle_states` is filled by its hook (or stays empty)."""
     autocast = (
         torch.autocast(device_type=puzzles.device.type, dtype=autocast_dtype)
         if autocast_dtype is not None
         else contextlib.nullcontext()
     )
     for segment in range(1, num_segments + 1):
+        cycle_states.clear()
         with torch.inference_mode(), autocast:
             output = model(hidden_states, puzzles)
+            offset = cycle_states[0].shape[1] - output.output.shape[1] if cycle_states else 0  # CLS and prefix
+            read = [predicted_board(puzzles, model.output_head(z[:, offset:]), mask) for z in cycle_states[:-1]]
         hidden_states = output.hidden_states
         q_halt, q_continue = output.q_act_halt.float(), output.q_act_continue.float()
         halts = inference_halts(model.config.act, q_halt, q_continue, segment)
+        predictions = predicted_board(puzzles, output.output, mask)
         yield SegmentStep(
             segment=segment,
-            predictions=predicted_board(puzzles, output.output, mask),
+            predictions=predictions,
             q_halt=q_halt,
             q_continue=q_continue,
             halts=halts,
+            cycle_predictions=[*read, predictions] if cycle_states else None,
         )
 
 

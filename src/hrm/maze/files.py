@@ -11,11 +11,11 @@ import csv
 import io
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..file_io import NotARegularFile, open_regular, write_text_atomically
 from .bfs import PATH_BAD_CELL, PATH_BROKEN, PATH_CHANGED, PATH_LONGER, PATH_OK
 from .scoring import check_paths, solve_mazes
 from .tokens import GOAL, PATH, START, text_to_tokens, tokens_to_text
@@ -73,8 +73,10 @@ def read_maze_file(data: str | os.PathLike, limit: int | None = None, default_fi
     if os.path.isdir(path):
         raise MazeFileError(f"maze file is a directory: {path}")
     try:
-        with open(path, encoding="utf-8", newline="") as handle:
+        with open_regular(path) as handle:  # a device or pipe would be read without end
             return parse_maze_csv(handle, limit=limit, source=str(path))
+    except NotARegularFile as err:
+        raise MazeFileError(f"maze file {err}") from None
     except UnicodeDecodeError:
         raise MazeFileError(f"{path}: not a text file (it is not valid UTF-8)") from None
 
@@ -177,16 +179,4 @@ def write_maze_csv(path: str | os.PathLike, questions, answers, ratings, sources
     writer.writerow(_COLUMNS)
     for question, answer, rating, origin in zip(questions, answers, ratings, sources):
         writer.writerow((origin, tokens_to_text(question), tokens_to_text(answer), int(rating)))
-    path = os.fspath(path)
-    handle, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                                   dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(buffer.getvalue())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text_atomically(path, buffer.getvalue())

@@ -11,11 +11,12 @@ present, is read into `PuzzleSet.ratings`. Errors name the file and line.
 import csv
 import io
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..file_io import NotARegularFile, open_regular, write_text_atomically
 
 _CELL_CHARS = frozenset("0123456789.")
 _SOLUTION_CHARS = frozenset("123456789")
@@ -57,8 +58,10 @@ def read_puzzle_file(path: str | os.PathLike, limit: int | None = None) -> Puzzl
     if os.path.isdir(path):
         raise PuzzleFileError(f"puzzle file is a directory: {path}")
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open_regular(path) as handle:  # a device or pipe would be read without end
             return parse_puzzle_lines(handle, limit=limit, source=str(path))
+    except NotARegularFile as err:
+        raise PuzzleFileError(f"puzzle file {err}") from None
     except UnicodeDecodeError:
         raise PuzzleFileError(f"{path}: not a text file (it is not valid UTF-8)") from None
 
@@ -184,19 +187,7 @@ def write_puzzle_csv(path: str | os.PathLike, puzzles, solutions, ratings, sourc
         question = glyphs[puzzle.astype(np.int64)].tobytes().decode("ascii")
         answer = glyphs[solution.astype(np.int64)].tobytes().decode("ascii")
         writer.writerow((origin, question, answer, int(rating)))
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(buffer.getvalue())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text_atomically(path, buffer.getvalue())
 
 
 def _parse_cells(text: str, where: str, what: str, allowed: frozenset) -> np.ndarray:

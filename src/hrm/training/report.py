@@ -1,10 +1,12 @@
 """A run's log: metrics.jsonl for every run, plus the console (a progress bar, the original's lines, or JSON)."""
 
 import json
-import os
 from pathlib import Path
 
 from tqdm import tqdm
+
+from ..file_io import open_regular, write_text_atomically
+from .run import TrainingError
 
 
 class Reporter:
@@ -78,16 +80,45 @@ def _progress(record: dict, stage_text: str, epoch_text: str) -> str:
 
 
 def _truncate_metrics(path: Path, last_step: int) -> None:
-    """Drop records after the step a run resumes from (and a torn last line), rewriting the file atomically."""
+    """Drop records after the step a run resumes from (and a torn last line), rewriting the file atomically.
+
+    Any other line that is not a record (not UTF-8, not JSON, no step) stops the run with its line number: the
+    file is the run's history, so it is neither dropped silently nor resumed around.
+    """
     if not path.exists():
         return
     kept = []
-    for line in path.read_text().splitlines():
-        try:
-            if json.loads(line)["step"] <= last_step:
-                kept.append(line)
-        except (ValueError, KeyError, TypeError):
+    for number, line, record, last in metrics_lines(path):
+        step = record.get("step") if isinstance(record, dict) else None
+        if not isinstance(step, int) or isinstance(step, bool):
+            if last:
+                continue  # a record torn by a crash mid-write: the step it logged is re-run
+            raise TrainingError(f"{path}:{number}: not a metrics record (a JSON object with a step); a run"
+                                " resumes only from an intact log")  # fmt: skip
+        if step <= last_step:
+            kept.append(line)
+    write_text_atomically(path, "".join(f"{line}\n" for line in kept))
+
+
+NOT_JSON = object()  # what `metrics_lines` gives for a line that is not UTF-8 JSON
+
+
+def metrics_lines(path) -> list[tuple[int, str, object, bool]]:
+    """The non-blank lines of a metrics.jsonl (a regular file): (line number, text, its JSON value or NOT_JSON,
+    whether it is the file's last line, the one a crash may have torn). Each line is decoded on its own, so a
+    line that is not UTF-8 is one bad line, not an unreadable file."""
+    with open_regular(path, binary=True) as file:
+        raw_lines = file.read().split(b"\n")
+    if raw_lines and not raw_lines[-1].strip():
+        raw_lines.pop()  # after the newline ending the last record
+    lines = []
+    for number, raw in enumerate(raw_lines, start=1):
+        if not raw.strip():
             continue
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text("".join(f"{line}\n" for line in kept))
-    os.replace(tmp, path)
+        try:
+            text = raw.decode("utf-8")
+            value = json.loads(text)
+        except ValueError:  # UnicodeDecodeError and JSONDecodeError alike
+            text, value = raw.decode("utf-8", errors="replace"), NOT_JSON
+        lines.append((number, text, value, number == len(raw_lines)))
+    return lines

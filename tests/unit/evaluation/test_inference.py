@@ -186,3 +186,31 @@ def test_select_takes_the_same_rows_of_every_field():
     chosen = predictions.select(np.array([True, False, True]))
     assert chosen.act_segments.tolist() == [1, 3] and chosen.halted_by_q.tolist() == [True, True]
     assert chosen.act_predictions[:, 0].tolist() == [0, 162] and chosen.budget_predictions[:, 0].tolist() == [0, -162]
+
+
+def test_the_board_after_each_high_level_cycle_is_the_output_of_a_model_that_stops_at_that_cycle():
+    """A segment's updates run low, low, high, low, low, high (2 cycles of 2 low steps): the board read after
+    cycle 1 is what the same weights give with one high-level cycle, and after the last cycle the segment's own."""
+    import copy
+    import dataclasses
+
+    from src.hrm.evaluation.inference import run_segments
+
+    torch.manual_seed(0)
+    model = HRMACTInner(HRMACTModelConfig(
+        high_level_cycles=3, low_level_cycles=2,
+        transformers=TransformerConfig(num_layers=1, hidden_size=HIDDEN, num_heads=2),
+    )).eval()  # fmt: skip
+    puzzles = torch.as_tensor(np.random.default_rng(0).integers(0, 10, (4, 81)))
+    steps = list(run_segments(model, puzzles, 1, cycles=True))
+    assert len(steps[0].cycle_predictions) == 3
+    assert torch.equal(steps[0].cycle_predictions[-1], steps[0].predictions)
+    for cycles in (1, 2):
+        stopped = copy.deepcopy(model)
+        stopped.config = dataclasses.replace(model.config, high_level_cycles=cycles)
+        (want,) = run_segments(stopped, puzzles, 1)
+        assert torch.equal(steps[0].cycle_predictions[cycles - 1], want.predictions)
+    assert steps[0].cycle_predictions[0].ne(steps[0].predictions).any()  # the cycles do differ
+    # Without cycles=True nothing extra is read, and the model keeps no hook.
+    (plain,) = run_segments(model, puzzles, 1)
+    assert plain.cycle_predictions is None and not model.high_level_reasoner._forward_hooks

@@ -7,6 +7,9 @@ with the same seed, then scored on the same puzzles.
     python bench/options_ab.py --common "--task sudoku-dataset --data hard.csv" --variant default: \\
         --variant num-aug:"--num-aug 8"                                      # a dataset option against a dataset run
     python bench/options_ab.py --tiny --out /tmp/ab                          # the CPU, a tiny model: checks the script
+    python bench/options_ab.py --common "--init-from CKPT ..." --parallel 4 \
+        --test-data data/sudoku-few-givens-test.csv --variant ...           # fine-tuning legs, side by side on one GPU
+    python bench/options_ab.py --more --minutes 5 ...                       # every leg 5 minutes further (--resume)
 
 A variant is `NAME:FLAGS`, train flags as a shell would split them (`default:` has none). Each variant is a real
 `python -m src.hrm.train` run in a fresh process (`--max-minutes M --seed S`, the --common flags, then its own;
@@ -14,7 +17,10 @@ generated Sudoku unless --common says otherwise) into OUT/NAME/run. Its final ch
 process, under ACT halting as `evaluate` scores it: on --extreme generated extreme puzzles (seed --eval-seed) and on
 the first --mined puzzles of each rating bucket (10-49, 50+) of data/sudoku-mined-test.csv, the same puzzles for
 every variant. A variant that fails (a flag not landed yet, a refused combination) is recorded with its one-line
-error, and the others go on.
+error, and the others go on. With --test-data FILE, each is also scored on the first --test-num puzzles of FILE,
+per givens count too. --parallel N trains N variants at a time (on one GPU, sharing it: compare their steps, not only
+their minutes). --more resumes every variant's run for --minutes more instead of starting it, and scores it again:
+legs of one budget chained over several commands.
 
 Writes OUT/results.json (the settings; per variant its flags, status, steps, curriculum stage reached, training
 minutes and solve rates) and OUT/accuracy.png (a panel per variant: its accuracy curve against the baseline's over
@@ -96,11 +102,33 @@ def scores(model, puzzles, solutions, device, groups=None) -> dict:
     predictions = evaluate_puzzles(model, puzzles, limit, limit, 1024, device, autocast)
     result = _brief(compute_metrics(puzzles, solutions, predictions).to_dict())
     if groups is not None:
-        result["per_rating"] = {
+        key = "per_rating" if set(groups) <= set(BUCKETS) else "per_group"
+        result[key] = {
             name: _brief(compute_metrics(puzzles[rows], solutions[rows], predictions.select(rows)).to_dict())
-            for name in BUCKETS
+            for name in (BUCKETS if key == "per_rating" else sorted(set(groups), key=lambda n: (len(n), n)))
             if (rows := groups == name).any()
         }
+    return result
+
+
+def givens_groups(puzzles: np.ndarray) -> np.ndarray:
+    """Each puzzle's givens count as a group name."""
+    return np.array([str(n) for n in np.count_nonzero(puzzles, axis=1)])
+
+
+def score_variant(checkpoint: str, device, extreme, mined, test) -> dict:
+    """The variant's scores on every puzzle set; a model these puzzles do not fit: status failed, its one line."""
+    try:
+        model = load_model(checkpoint, device).eval()
+        result = {"extreme": scores(model, *extreme, device), "mined": scores(model, *mined[:2], device, mined[2])}
+        if test is not None:
+            result["test"] = scores(model, *test[:2], device, test[2])
+        del model
+    except Exception as err:  # e.g. another task's checkpoint: its line, and the others go on
+        return {"status": "failed", "error": f"scoring: {type(err).__name__}: {str(err).splitlines()[0]}"}
+    finally:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()  # the next variants' runs have the GPU to themselves
     return result
 
 
@@ -109,24 +137,41 @@ def _brief(metrics: dict) -> dict:
     return {key: metrics[key] for key in keys}
 
 
-def train_variant(name: str, flags: list[str], args, folder: Path) -> dict:
-    """One variant's training run in a fresh process; its record (status, steps, stage, minutes, checkpoint)."""
+def train_command(flags: list[str], args, folder: Path) -> list[str]:
+    """The variant's train command: a fresh run into folder/run, or with --more that run resumed."""
     run_dir = folder / "run"
+    if args.more:  # the run's own settings; only the budget and how it runs are given
+        return [sys.executable, "-m", "src.hrm.train", "--resume", "--out-dir", str(run_dir), "--max-minutes",
+                str(args.minutes), "--log-format", "none", "--checkpoint-every", "1000000", "--keep-checkpoints", "1",
+                "--compile", args.compile, *(["--workers", "1", "--device", "cpu"] if args.tiny else [])]  # fmt: skip
     if run_dir.exists():  # a run cut off before its result was written: start it afresh
         shutil.rmtree(run_dir)
-    command = [
+    return [
         sys.executable, "-m", "src.hrm.train", "--out-dir", str(run_dir), "--max-minutes", str(args.minutes),
         "--seed", str(args.seed), "--log-format", "none", "--checkpoint-every", "1000000", "--keep-checkpoints", "1",
         "--compile", args.compile, *(TINY if args.tiny else []), *args.common, *flags,
     ]  # fmt: skip
+
+
+def start_variant(name: str, flags: list[str], args, folder: Path):
+    """The variant's training run started in a fresh process: (record so far, process, start time)."""
+    command = train_command(flags, args, folder)
     record = {"name": name, "flags": flags, "command": shlex.join(["python", *command[1:]])}
-    started = time.monotonic()
     env = {**os.environ, "OMP_NUM_THREADS": "1"} if args.tiny else None  # a tiny model steps fastest on one thread
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=env)
+    log = open(folder / "train.log", "w")  # noqa: SIM115 (closed in finish_variant)
+    process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
+    return record, process, time.monotonic(), log
+
+
+def finish_variant(record: dict, process, started: float, log, folder: Path) -> dict:
+    """Wait for a started variant; its record (status, steps, stage, minutes, checkpoint)."""
+    process.wait()
+    log.close()
+    run_dir = folder / "run"
     record["wall_seconds"] = round(time.monotonic() - started, 1)
-    if done.returncode != 0:
-        lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
-        record.update(status="failed", error=lines[-1] if lines else f"exit code {done.returncode}")
+    if process.returncode != 0:
+        lines = [line for line in (folder / "train.log").read_text().splitlines() if line.strip()]
+        record.update(status="failed", error=lines[-1] if lines else f"exit code {process.returncode}")
         return record
     metrics = read_metrics(run_dir / "metrics.jsonl")
     step = int(metrics.step[-1])
@@ -185,7 +230,7 @@ def _rates(records: list[dict], record) -> str:
     if isinstance(record, str):
         record = next(r for r in records if r["name"] == record)
     parts = [f"{record['steps']} steps"] if "steps" in record else []
-    for key in ("extreme", "mined"):
+    for key in ("extreme", "mined", "test"):
         rate = record.get(key, {}).get("act_solve_rate")
         if rate is not None:
             parts.append(f"{key} {100 * rate:.1f}%")
@@ -209,6 +254,12 @@ def main() -> int:
     parser.add_argument("--mined", type=int, help="mined puzzles per rating bucket (default 100; --tiny: 10)")
     parser.add_argument("--eval-seed", type=int, default=5, help="seed of the extreme puzzles (default 5)")
     parser.add_argument("--window", type=int, help="rolling-mean window of the curves in steps (default 100; --tiny 5)")
+    parser.add_argument("--test-data", type=Path, metavar="FILE",
+                        help="also score on this puzzle file (e.g. data/sudoku-few-givens-test.csv), per givens too")
+    parser.add_argument("--test-num", type=int, default=1000, help="first puzzles of --test-data (default 1000)")
+    parser.add_argument("--parallel", type=int, default=1, metavar="N", help="variants trained at a time (default 1)")
+    parser.add_argument("--more", action="store_true",
+                        help="resume every variant's run for --minutes more (and score it again) instead of starting")
     parser.add_argument("--out", type=Path, default=Path("runs/options-ab"))
     parser.add_argument("--redo", action="store_true", help="run again the variants that have a result")
     parser.add_argument("--tiny", action="store_true", help="a tiny model on the CPU, to check the script")
@@ -233,48 +284,60 @@ def main() -> int:
     extreme, extreme_solutions = generate_batch([Difficulty.EXTREME] * num_extreme, seed=args.eval_seed,
                                                 workers=1 if args.tiny else None)  # fmt: skip
     mined, mined_solutions, buckets = mined_subset(per_bucket)
+    test = None
+    if args.test_data is not None:
+        rows = read_puzzle_file(args.test_data, limit=args.test_num)
+        test = (rows.puzzles, rows.solutions, givens_groups(rows.puzzles))
     settings = {
         "minutes": args.minutes, "seed": args.seed, "compile": args.compile, "tiny": args.tiny, "common": args.common,
         "baseline": baseline, "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "CPU",
         "torch": torch.__version__,
         "extreme": {"num": num_extreme, "seed": args.eval_seed},
         "mined": {"file": str(MINED.relative_to(REPO)), "per_bucket": per_bucket, "buckets": list(BUCKETS)},
+        "test": None if test is None else {"file": str(args.test_data), "num": len(test[0])},
+        "parallel": args.parallel,
     }  # fmt: skip
     print(f"{len(variants)} variants, {args.minutes} min each, seed {args.seed}, compile {args.compile}, on "
           f"{settings['device']}; scoring {num_extreme} extreme and {len(mined)} mined puzzles", flush=True)
-    records, overheads = [], []  # seconds each variant took besides its budget (start, saving, scoring)
+    records, overheads = [], []  # seconds each batch took besides its budget (start, saving, scoring)
+    pending = []
     for name, flags in variants:
-        folder = args.out / name
-        saved = folder / "result.json"
-        if saved.is_file() and not args.redo:
+        saved = args.out / name / "result.json"
+        if saved.is_file() and not args.redo and not args.more:
             records.append(json.loads(saved.read_text()))
             print(f"{name}: kept from {saved}", flush=True)
-            continue
+        else:
+            pending.append((name, flags))
+    for first in range(0, len(pending), max(1, args.parallel)):
+        batch = pending[first : first + max(1, args.parallel)]
         spent, overhead = time.monotonic() - started, max(overheads, default=5.0 if args.tiny else 30.0)
         if spent + 60 * args.minutes + overhead > 60 * args.total_minutes:
-            records.append({"name": name, "flags": flags, "status": "not run",
-                            "error": f"would end past --total-minutes {args.total_minutes}; run the command again"})
-            print(f"{name}: not run (--total-minutes)", flush=True)
+            for name, flags in batch:
+                records.append({"name": name, "flags": flags, "status": "not run",
+                                "error": f"would end past --total-minutes {args.total_minutes}; run the command again"})
+                print(f"{name}: not run (--total-minutes)", flush=True)
             continue
         began = time.monotonic()
-        folder.mkdir(parents=True, exist_ok=True)
-        record = train_variant(name, flags, args, folder)
-        if record["status"] == "ok":
-            try:
-                model = load_model(record["checkpoint"], device).eval()
-                record["extreme"] = scores(model, extreme, extreme_solutions, device)
-                record["mined"] = scores(model, mined, mined_solutions, device, buckets)
-                del model
-            except Exception as err:  # a model these puzzles do not fit (another task): its line, and go on
-                record.update(status="failed", error=f"scoring: {type(err).__name__}: {str(err).splitlines()[0]}")
-            if device.type == "cuda":
-                torch.cuda.empty_cache()  # the next variant's run has the GPU to itself
+        running = []
+        for name, flags in batch:
+            (args.out / name).mkdir(parents=True, exist_ok=True)
+            running.append((name, start_variant(name, flags, args, args.out / name)))
+        for name, started_variant in running:
+            folder = args.out / name
+            record = finish_variant(*started_variant, folder)
+            previous = json.loads((folder / "result.json").read_text()) if (folder / "result.json").is_file() else None
+            if args.more and previous is not None:  # the legs before this one, kept as the leg's history
+                record["history"] = [*previous.pop("history", []), previous]
+                record["flags"] = previous["flags"]
+            if record["status"] == "ok":
+                record.update(score_variant(record["checkpoint"], device, (extreme, extreme_solutions),
+                                            (mined, mined_solutions, buckets), test))  # fmt: skip
             if record["status"] == "ok":
                 (folder / "result.json").write_text(json.dumps(record, indent=1) + "\n")
+            records.append(record)
+            print(f"{name}: {record['status']}" + (f"{_rates(records, record)}"
+                  if record["status"] == "ok" else f": {record['error']}"), flush=True)  # fmt: skip
         overheads.append(time.monotonic() - began - 60 * args.minutes)
-        records.append(record)
-        print(f"{name}: {record['status']}" + (f"{_rates(records, record)}"
-              if record["status"] == "ok" else f": {record['error']}"), flush=True)  # fmt: skip
         _write(args.out, settings, records, baseline, window)
     _write(args.out, settings, records, baseline, window)
     minutes = (time.monotonic() - started) / 60

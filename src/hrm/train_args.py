@@ -43,7 +43,16 @@ _RUN_FLAGS = {
     "puzzle_emb_lr": ("puzzle_emb_lr",), "puzzle_emb_weight_decay": ("puzzle_emb_weight_decay",),
     "halt_exploration_schedule": ("halt_exploration_schedule",),
     "halt_max_steps_schedule": ("halt_max_steps_schedule",),
+    "ema": ("ema_decay",), "latent_copies": ("latent_copies",), "copy_noise": ("copy_noise",),
 }  # fmt: skip
+
+
+def decay(text: str) -> float:
+    """--ema: a decay strictly between 0 and 1."""
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+    return value
 
 
 def keep_count(text: str) -> int | None:
@@ -124,7 +133,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     train_group.add_argument(
         "--optimizer",
         choices=OPTIMIZERS,
-        help="mlx-adamw: the original's, no bias correction (default); torch-adamw: PyTorch's",
+        help="mlx-adamw: the original's, no bias correction (default); torch-adamw: PyTorch's; muon: PyTorch's Muon"
+        " for the reasoners' weight matrices and its AdamW for the rest",
     )
     train_group.add_argument(
         "--init-from", type=Path, metavar="CKPT",
@@ -151,6 +161,21 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--halt-max-steps-schedule", type=schedule_text(MaxStepsSchedule), metavar="START:STEPS",
         help="ACT curriculum: the training segment limit grows linearly from START to --halt-max-steps over STEPS"
         " steps (default: --halt-max-steps from the start, as the original)",
+    )  # fmt: skip
+    train_group.add_argument(
+        "--ema", type=decay, metavar="DECAY",
+        help="keep an exponential moving average of the weights (0.999 in the Tiny Recursive Model): the weights"
+        " checkpoints hold for evaluation (default: none, as the original)",
+    )  # fmt: skip
+    train_group.add_argument(
+        "--latent-copies", type=positive_int, metavar="K",
+        help="winner-take-all: K copies of every row, each with its own latent states, only the lowest-loss one"
+        " trained (K times the compute; \"Speed is Confidence\" uses 4; default: 1, as the original)",
+    )  # fmt: skip
+    train_group.add_argument(
+        "--copy-noise", type=positive_float, metavar="SIGMA",
+        help=f"with --latent-copies: the Gaussian noise added to the initial states of copies after the first"
+        f" (default: {defaults.copy_noise}, the scale of the initial states themselves)",
     )  # fmt: skip
     model_group = parser.add_argument_group("model (fixed for a run)")
     model_group.add_argument(

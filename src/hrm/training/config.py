@@ -39,6 +39,19 @@ class TrainConfig:
     # exploration probability and the training segment limit by step. None: the model's fixed values.
     halt_exploration_schedule: str | None = None
     halt_max_steps_schedule: str | None = None
+    # Not in the original: an exponential moving average of the weights with this decay (training/ema.py), the
+    # weights a checkpoint's model file holds. None: none, the original's.
+    ema_decay: float | None = None
+    # Not in the original: winner-take-all training ("Speed is Confidence"). Each carried row is `latent_copies`
+    # copies, each with its own latent states, the later ones starting from the initial states plus Gaussian noise of
+    # this scale; only the lowest-loss copy of each row is trained (training/loss.py). 1: one copy, the original's.
+    latent_copies: int = 1
+    copy_noise: float = 1.0
+
+    @property
+    def carried_rows(self) -> int:
+        """Rows the model works on each step: every row's copies."""
+        return self.batch_size * self.latent_copies
 
     def to_dict(self) -> dict:
         return {**dataclasses.asdict(self), "model": self.model.to_dict()}

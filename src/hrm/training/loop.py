@@ -38,38 +38,45 @@ def train_step(run: Run, autocast: Autocast, loss_fn=segment_loss) -> torch.Tens
     Pure tensor work with no host synchronisation; returns the step's values (`step_values`) as one
     float64 vector for the host to read later.
     """
-    model, carry = run.model, run.carry
+    model, carry, copies = run.model, run.carry, run.config.latent_copies
     # Drawn outside `loss_fn` so that a compiled one holds no generator; same draws as sudoku_loss.
     explore_draw, min_halt_draw = exploration_draws(model, carry.inputs.shape[0], carry.inputs.device, run.generator)
+    copy_noise = None
+    if copies > 1:  # where the later copies of a fresh row start, around the initial states
+        draw = lambda s: torch.randn(s.shape, device=s.device, generator=run.generator) * run.config.copy_noise  # noqa: E731
+        copy_noise = type(carry.hidden_states)(draw(carry.high_level), draw(carry.low_level))
     # Puzzle embeddings: the rows' table rows as a leaf whose gradient the sign-SGD step reads (the table is no
     # AdamW parameter; a gradient of the whole table would be as large as the table).
     puzzle_vectors = None
     if run.puzzle_optimizer is not None:
         puzzle_vectors = model.puzzle_embedding(carry.puzzle_ids).detach().requires_grad_()
     # Halting schedules: this step's exploration probability and segment limit, as device tensors.
-    halting = () if run.halt_schedule is None else run.halt_schedule.values()
+    halting = (None, None) if run.halt_schedule is None else run.halt_schedule.values()
     with autocast():
         result = loss_fn(
             model, carry.hidden_states, carry.inputs, carry.targets, carry.segments, explore_draw, min_halt_draw,
-            run.task.loss_mask(carry.inputs), puzzle_vectors, *halting,
+            run.task.loss_mask(carry.inputs), puzzle_vectors, *halting, copy_noise, copies,
         )  # fmt: skip
     result.loss.backward()
     if run.ranks is not None:  # several ranks: each gradient becomes the ranks' mean (see distributed.py)
         run.ranks.average_gradients(model.parameters())
     run.optimizer.step()
+    if run.ema is not None:
+        run.ema.update()
     if run.puzzle_optimizer is not None:
         run.puzzle_optimizer.step(carry.puzzle_ids, puzzle_vectors.grad)
     run.optimizer.zero_grad(set_to_none=True)
     if run.halt_schedule is not None:
         run.halt_schedule.advance()
 
-    fresh_inputs, fresh_targets, *fresh_ids = run.rows.draw(result.is_halted, run.generator)  # ids: rows with ids
-    carry.advance(
-        result.hidden_states, result.is_halted, fresh_inputs, fresh_targets, model.initial_hidden_states, *fresh_ids
-    )
+    halted_rows = result.is_halted[::copies]  # a row's copies halt together
+    fresh = run.rows.draw(halted_rows, run.generator)  # inputs, targets (and ids, for rows with ids)
+    if copies > 1:
+        fresh = [column.repeat_interleave(copies, dim=0) for column in fresh]
+    carry.advance(result.hidden_states, result.is_halted, *fresh[:2], model.initial_hidden_states, *fresh[2:])
     values = torch.stack([v.detach().double() for v in (
         result.loss, result.output_loss, result.q_act_loss, result.output_accuracy, result.q_act_halt_accuracy,
-        result.is_halted.sum(),
+        halted_rows.sum(),
     )])  # fmt: skip
     counters = run.rows.counters().double()
     if run.ranks is not None:

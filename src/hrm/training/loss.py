@@ -61,6 +61,8 @@ def segment_loss(
     puzzle_vectors: torch.Tensor | None = None,
     exploration_probability: torch.Tensor | None = None,
     max_steps: torch.Tensor | None = None,
+    copy_noise: HiddenStates | None = None,
+    copies: int = 1,
 ) -> SegmentLoss:
     """`sudoku_loss` with its random draws given: free of generators, so torch.compile takes it whole.
 
@@ -68,23 +70,27 @@ def segment_loss(
     others count as correct in the accuracy, as the original counts the givens. puzzle_vectors [B, 1, H]:
     a model with puzzle embeddings, the rows' table rows (the trainer reads their gradient).
     exploration_probability, max_steps: 0-dim tensors, a halting schedule's values (see `training_halts`).
+
+    copies > 1 (winner-take-all, an option; --latent-copies): the B rows come as B/copies groups of `copies`
+    consecutive rows on one puzzle, each copy with its own latent states. Copies after the first start a puzzle
+    from the initial states plus `copy_noise` (HiddenStates [B, T, H]). The loss, its gradient and the metrics are
+    those of each group's lowest-loss copy only, the winner; a group halts where its winner does.
     """
     act = model.config.act
     if model.config.learned_initial_states:
         # Rows on their first segment carry copies of the initial states; the states themselves (the same values)
         # take those rows' gradient to them (see HRMACTInner.forward).
         hidden_states = model.restart(hidden_states, segments == 0)
+    if copies > 1:
+        hidden_states = _perturb_fresh_copies(hidden_states, segments, copy_noise, copies)
     output = model(hidden_states, board_inputs, puzzle_vectors=puzzle_vectors)
 
     # Float32 whatever the autocast dtype: the loss and the accuracies are reductions over many cells.
     logits = output.output.float()  # [B, L, vocab]
     counted = board_inputs == 0 if loss_mask is None else loss_mask
     cell_loss = F.cross_entropy(logits.flatten(0, 1), board_targets.flatten(), reduction="none").view_as(board_targets)
-    output_loss = (cell_loss * counted).sum() / counted.sum()
-
     cell_correct = (logits.argmax(dim=-1) == board_targets) | ~counted
     row_solved = cell_correct.all(dim=-1)
-    output_accuracy = cell_correct.float().mean()
 
     q_halt, q_continue = output.q_act_halt.float(), output.q_act_continue.float()
     next_segments = segments + 1
@@ -93,6 +99,7 @@ def segment_loss(
     )
 
     halt_loss = F.binary_cross_entropy_with_logits(q_halt, row_solved.float(), reduction="none")
+    continue_loss = None
     if act.q_continue:
         # Q-learning target for "continue": the value of the next segment, seen from this segment's states.
         with torch.no_grad():
@@ -100,9 +107,21 @@ def segment_loss(
             next_halt, next_continue = following.q_act_halt.float(), following.q_act_continue.float()
             q_continue_target = torch.sigmoid(torch.where(is_last, next_halt, torch.maximum(next_halt, next_continue)))
         continue_loss = F.binary_cross_entropy_with_logits(q_continue, q_continue_target, reduction="none")
-        q_act_loss = ((halt_loss + continue_loss) / 2).mean()
-    else:  # the option without it: no second forward; the halt loss keeps its weight of one half
-        q_act_loss = (halt_loss / 2).mean()
+    row_q_loss = (halt_loss + continue_loss) / 2 if continue_loss is not None else halt_loss / 2
+
+    if copies > 1:  # from here on, each group's winner only
+        row_loss = (cell_loss * counted).sum(-1) / counted.sum(-1).clamp_min(1) + row_q_loss
+        winners = torch.arange(0, row_loss.shape[0], copies, device=row_loss.device)
+        winners = winners + row_loss.detach().view(-1, copies).argmin(dim=1)
+        is_halted = is_halted[winners].repeat_interleave(copies)  # the group halts (and restarts) with its winner
+        cell_loss, counted, cell_correct, row_solved = cell_loss[winners], counted[winners], cell_correct[winners], \
+            row_solved[winners]  # fmt: skip
+        q_halt, row_q_loss = q_halt[winners], row_q_loss[winners]
+
+    output_loss = (cell_loss * counted).sum() / counted.sum()
+    output_accuracy = cell_correct.float().mean()
+    # Without the continue value (an option) no second forward; the halt loss keeps its weight of one half.
+    q_act_loss = row_q_loss.mean()
 
     return SegmentLoss(
         loss=output_loss + q_act_loss,
@@ -114,3 +133,10 @@ def segment_loss(
         hidden_states=output.hidden_states,
         row_solved=row_solved,
     )
+
+
+def _perturb_fresh_copies(hidden: HiddenStates, segments: torch.Tensor, noise: HiddenStates, copies: int):
+    """Copies after the first of each group, on their first segment, start from the initial states plus noise."""
+    copy = torch.arange(segments.shape[0], device=segments.device) % copies
+    fresh = ((segments == 0) & (copy > 0))[:, None, None]
+    return HiddenStates(hidden.high_level + noise.high_level * fresh, hidden.low_level + noise.low_level * fresh)

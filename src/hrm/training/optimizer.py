@@ -1,4 +1,4 @@
-"""The original's optimizer, MLX Swift's AdamW, and the choice between it and PyTorch's AdamW.
+"""The original's optimizer, MLX Swift's AdamW, and the choice between it, PyTorch's AdamW and Muon.
 
 MLX Swift's AdamW differs from `torch.optim.AdamW` in two ways that change the numbers:
 it has no bias correction (the first steps are lr·(1-b1)/sqrt(1-b2) ≈ 0.45·lr instead of lr),
@@ -82,20 +82,87 @@ class MLXAdamW(torch.optim.Optimizer):
         return loss
 
 
-OPTIMIZERS = ("mlx-adamw", "torch-adamw")
+class MuonWithAdamW:
+    """`--optimizer muon` (not in the original): PyTorch's Muon for the reasoners' weight matrices, PyTorch's AdamW
+    for every other weight (embeddings, the output and Q heads, the CLS token, learned initial states), as Muon is
+    meant to be used. Muon's step is scaled to the RMS an AdamW step has (`adjust_lr_fn="match_rms_adamw"`), so
+    that one learning rate and weight decay serve both parts.
+
+    To the trainer it is one optimizer: `state` maps each weight to its state, and `state_dict` numbers the weights
+    in the order they were given, as a single torch optimizer does.
+    """
+
+    def __init__(self, named_params, lr: float, betas, eps: float, weight_decay: float, device=None):
+        named = [(name, p) for name, p in named_params if p.requires_grad]
+        if any(not name for name, _ in named):
+            raise ValueError("--optimizer muon needs the model's parameter names to find its weight matrices")
+        self.params = [p for _, p in named]
+        matrices = [p for name, p in named if _muon_weight(name, p)]
+        others = [p for name, p in named if not _muon_weight(name, p)]
+        self.parts = [
+            torch.optim.Muon(matrices, lr=lr, weight_decay=weight_decay, adjust_lr_fn="match_rms_adamw"),
+            _torch_adamw(others, lr, betas, eps, weight_decay, device),
+        ]
+
+    @property
+    def state(self) -> dict:
+        return {p: s for part in self.parts for p, s in part.state.items()}
+
+    @property
+    def param_groups(self) -> list[dict]:
+        return [group for part in self.parts for group in part.param_groups]
+
+    def step(self) -> None:
+        for part in self.parts:
+            part.step()
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for part in self.parts:
+            part.zero_grad(set_to_none=set_to_none)
+
+    def state_dict(self) -> dict:
+        index = {id(p): i for i, p in enumerate(self.params)}
+        return {"state": {index[id(p)]: s for p, s in self.state.items()}, "param_groups": []}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        index = {id(p): i for i, p in enumerate(self.params)}
+        for part in self.parts:
+            local = part.state_dict()
+            order = [p for group in part.param_groups for p in group["params"]]
+            local["state"] = {j: state_dict["state"][index[id(p)]] for j, p in enumerate(order)
+                              if state_dict["state"].get(index[id(p)])}  # fmt: skip
+            part.load_state_dict(local)
+
+
+def _muon_weight(name: str, p: torch.Tensor) -> bool:
+    return p.ndim == 2 and name.split(".")[0] in ("high_level_reasoner", "low_level_reasoner")
+
+
+def _torch_adamw(params, lr, betas, eps, weight_decay, device) -> torch.optim.AdamW:
+    cuda = device is not None and torch.device(device).type == "cuda"
+    return torch.optim.AdamW(
+        params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, fused=True if cuda else None,
+        foreach=None if cuda else True,
+    )  # fmt: skip
+
+
+# Muon is PyTorch's own from 2.9 on; with an older torch the choice is not offered.
+OPTIMIZERS = ("mlx-adamw", "torch-adamw", *(("muon",) if hasattr(torch.optim, "Muon") else ()))
 
 
 def build_optimizer(
     name: str, params, lr: float = 1e-4, betas=(0.9, 0.95), eps: float = 1e-8, weight_decay: float = 0.01, device=None
-) -> torch.optim.Optimizer:
-    """'mlx-adamw' (the original's numerics) or 'torch-adamw' (bias-corrected, fused on CUDA)."""
-    params = [p for p in params if p.requires_grad]
+):
+    """'mlx-adamw' (the original's numerics), 'torch-adamw' (bias-corrected, fused on CUDA) or 'muon'
+    (MuonWithAdamW). `params`: tensors, or (name, tensor) pairs as `named_parameters()` gives (muon needs them)."""
+    named = [(item if isinstance(item, tuple) else ("", item)) for item in params]
+    if name == "muon" and "muon" in OPTIMIZERS:
+        return MuonWithAdamW(named, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, device=device)
+    params = [p for _, p in named if p.requires_grad]
     if name == "mlx-adamw":
         return MLXAdamW(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
     if name == "torch-adamw":
-        cuda = device is not None and torch.device(device).type == "cuda"
-        return torch.optim.AdamW(
-            params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, fused=True if cuda else None,
-            foreach=None if cuda else True,
-        )  # fmt: skip
+        return _torch_adamw(params, lr, betas, eps, weight_decay, device)
+    if name == "muon":
+        raise ValueError(f"--optimizer muon needs torch.optim.Muon (PyTorch 2.9 or later); this is {torch.__version__}")
     raise ValueError(f"unknown optimizer {name!r}; expected one of: {', '.join(OPTIMIZERS)}")

@@ -23,6 +23,7 @@ from ..tasks import RowSource, Task, TaskError, build_task
 from .carry import Carry
 from .config import TrainConfig
 from .distributed import Ranks, check_ranks, rank_state_path, saved_ranks, shard_of
+from .ema import WeightAverage
 from .halt_schedule import HaltingSchedule
 from .optimizer import build_optimizer
 from .sign_sgd import SparseSignSGD
@@ -58,6 +59,7 @@ class Run:
     puzzle_optimizer: SparseSignSGD | None = None  # the puzzle-embedding table's own optimizer, if the model has one
     ranks: Ranks | None = None  # a data-parallel run (torchrun): this process's rank; None: one process
     halt_schedule: HaltingSchedule | None = None  # the halting schedules on the device, if the run has any
+    ema: WeightAverage | None = None  # the weights' moving average, if the run keeps one
 
     def close(self) -> None:
         self.rows.close()
@@ -95,8 +97,10 @@ def new_run(config: TrainConfig, device: torch.device, workers: int | None = Non
     try:
         run.rows.start()
         everyone = torch.ones(config.batch_size, dtype=torch.bool, device=device)
-        inputs, targets, *ids = run.rows.draw(everyone, run.generator)  # ids: [] for rows without puzzle ids
-        run.carry.advance(run.carry.hidden_states, everyone, inputs, targets, model.initial_hidden_states, *ids)
+        fresh = run.rows.draw(everyone, run.generator)  # inputs, targets (and ids, for rows with puzzle ids)
+        fresh = [column.repeat_interleave(config.latent_copies, dim=0) for column in fresh]
+        every_copy = torch.ones(config.carried_rows, dtype=torch.bool, device=device)
+        run.carry.advance(run.carry.hidden_states, every_copy, *fresh[:2], model.initial_hidden_states, *fresh[2:])
         names = run.rows.counter_names
         run.rows.observe(0, dict(zip(names, run.rows.counters().tolist())) | _quiet(run.rows))
     except BaseException:
@@ -152,9 +156,9 @@ def _assemble(
         config=config,
         task=task,
         model=model,
-        optimizer=build_optimizer(config.optimizer, model.parameters(), lr=config.lr, device=device),
+        optimizer=build_optimizer(config.optimizer, model.named_parameters(), lr=config.lr, device=device),
         rows=rows,
-        carry=Carry.empty(config.batch_size, config.model.seq_len, hidden, device, model.puzzle_embedding is not None),
+        carry=Carry.empty(config.carried_rows, config.model.seq_len, hidden, device, model.puzzle_embedding is not None),
         puzzle_optimizer=None if model.puzzle_embedding is None else SparseSignSGD(
             model.puzzle_embedding.weights, config.puzzle_emb_lr, config.puzzle_emb_weight_decay
         ),
@@ -163,6 +167,7 @@ def _assemble(
         halt_schedule=HaltingSchedule.of(
             config.halt_exploration_schedule, config.halt_max_steps_schedule, config.model.act.halt_max_steps, device
         ),
+        ema=None if config.ema_decay is None else WeightAverage(model, config.ema_decay),
     )
 
 
@@ -174,7 +179,12 @@ def save_checkpoint(run: Run, out_dir: Path) -> Path:
     path = out_dir / f"checkpoint-{run.step}.safetensors"
     rank = 0 if run.ranks is None else run.ranks.rank
     if rank == 0:  # the ranks hold the same weights
-        save_model(run.model, path, metadata={"step": str(run.step), "task": json.dumps(run.config.task)})
+        metadata = {"step": str(run.step), "task": json.dumps(run.config.task)}
+        if run.ema is None:
+            save_model(run.model, path, metadata=metadata)
+        else:  # the model file holds the averages, what evaluation uses; the state keeps the live weights
+            with run.ema.in_model():
+                save_model(run.model, path, metadata={**metadata, "weights": f"moving average, decay {run.ema.decay}"})
     tensors = {"rng.generator": run.generator.get_state()}
     if run.config.model.transformers.dropout:
         tensors.update(_dropout_generators(run.carry.inputs.device))
@@ -183,6 +193,8 @@ def save_checkpoint(run: Run, out_dir: Path) -> Path:
         for key, value in state.items():
             tensors[f"optimizer.{names[p]}.{key}"] = value
     tensors.update({f"carry.{key}": value for key, value in run.carry.state_dict().items()})
+    if run.ema is not None:
+        tensors.update(run.ema.state_dict())
     tensors.update(run.rows.state_dict())
     meta = {
         "step": run.step,
@@ -249,6 +261,8 @@ def resume_run(out_dir: Path, device: torch.device, workers: int | None = None, 
             run.halt_schedule.start(run.step)
         run.elapsed, run.waited = float(meta["elapsed_seconds"]), float(meta["waited_seconds"])
         run.carry.load_state_dict(_with_prefix(tensors, "carry."))
+        if run.ema is not None:  # the model file held the averages: the live weights come from the state
+            run.ema.load_state_dict(tensors)
         run.rows.load_state_dict(tensors)
         optimizer_state = run.optimizer.state_dict()
         names = [name for name, p in model.named_parameters() if p.requires_grad]

@@ -205,3 +205,49 @@ def test_learned_initial_states_take_the_gradient_of_first_segment_rows_only():
     # Rows on their second segment, even if they carry copies of the initial states, give the states nothing.
     for g in initial_state_gradients(model, copies, inputs, targets, [1, 1]):
         assert g.abs().sum() == 0
+
+
+def test_winner_take_all_trains_each_groups_lowest_loss_copy_only():
+    """copies=3: rows come as groups of 3 copies of one puzzle. By hand: each row's loss alone (a batch of one),
+    the winner of each group by it, then the plain loss of a batch of the winners; the winner-take-all loss, its
+    gradient and its halts are those. Fresh copies after the first start from their states plus the noise."""
+    from src.hrm.training.loss import segment_loss
+
+    copies, groups = 3, 4
+    model = tiny_model(exploration=0.0)
+    hidden, inputs, targets, _ = batch(model, rows=24)
+    rows = copies * groups
+    inputs = inputs[:groups].repeat_interleave(copies, 0)
+    targets = targets[:groups].repeat_interleave(copies, 0)
+    hidden = HiddenStates(hidden.high_level[:rows], hidden.low_level[:rows])
+    segments = torch.tensor([0, 0, 0, 2, 2, 2, 0, 0, 0, 5, 5, 5])
+    g = torch.Generator().manual_seed(5)
+    noise = HiddenStates(torch.randn(rows, 82, HIDDEN, generator=g), torch.randn(rows, 82, HIDDEN, generator=g))
+    explore, min_halt = torch.ones(rows), torch.full((rows,), 2)
+    # By hand: the states each copy starts from.
+    fresh = ((segments == 0) & (torch.arange(rows) % copies > 0))[:, None, None].float()
+    started = HiddenStates(hidden.high_level + fresh * noise.high_level, hidden.low_level + fresh * noise.low_level)
+
+    def plain(index):
+        pick = lambda t: t[index]  # noqa: E731
+        states = HiddenStates(pick(started.high_level), pick(started.low_level))
+        return segment_loss(model, states, pick(inputs), pick(targets), pick(segments), pick(explore), pick(min_halt))
+
+    alone = torch.stack([plain(torch.tensor([k])).loss.detach() for k in range(rows)])
+    winners = torch.arange(0, rows, copies) + alone.view(groups, copies).argmin(1)
+    assert len(set((winners % copies).tolist())) > 1  # not always the first copy
+
+    model.zero_grad()
+    want = plain(winners)
+    want.loss.backward()
+    want_grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    got = segment_loss(model, hidden, inputs, targets, segments, explore, min_halt, copy_noise=noise, copies=copies)
+    got.loss.backward()
+    for field in ("loss", "output_loss", "q_act_loss", "output_accuracy", "q_act_halt_accuracy"):
+        torch.testing.assert_close(getattr(got, field), getattr(want, field), rtol=1e-5, atol=1e-6)
+    for name, p in model.named_parameters():
+        if name in want_grads:
+            torch.testing.assert_close(p.grad, want_grads[name], rtol=1e-4, atol=1e-6)
+    assert torch.equal(got.is_halted, want.is_halted.repeat_interleave(copies))  # a group halts with its winner
+    assert torch.equal(got.hidden_states.high_level[winners], want.hidden_states.high_level)  # every copy carried

@@ -1,10 +1,12 @@
 """MLXAdamW against a numpy re-implementation of MLX Swift's AdamW, rounding after every operation."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 
-from src.hrm.training.optimizer import MLXAdamW, build_optimizer
+from src.hrm.training.optimizer import OPTIMIZERS, MLXAdamW, build_optimizer
 
 
 def round_bf16(x) -> np.ndarray:
@@ -109,3 +111,82 @@ def test_torch_adamw_option_is_bias_corrected():
     p.grad = torch.tensor([1.0, -1.0, 2.0])
     optimizer.step()
     np.testing.assert_allclose(p.detach().numpy(), [-1e-2, 1e-2, -1e-2], rtol=1e-5)
+
+
+def tiny_hrm():
+    from src.hrm.modeling import HRMACTInner, HRMACTModelConfig, TransformerConfig
+
+    torch.manual_seed(0)
+    return HRMACTInner(HRMACTModelConfig(transformers=TransformerConfig(num_layers=1, hidden_size=32, num_heads=2)))
+
+
+def give_gradients(model, seed):
+    g = torch.Generator().manual_seed(seed)
+    for p in model.parameters():
+        if not p.requires_grad:
+            continue
+        if p.ndim == 2:  # singular values spread evenly from 0.05 to 1
+            rank = min(p.shape)
+            u, _ = torch.linalg.qr(torch.randn(p.shape[0], rank, generator=g))
+            v, _ = torch.linalg.qr(torch.randn(p.shape[1], rank, generator=g))
+            grad = (u * torch.linspace(0.05, 1, rank)) @ v.T
+        else:
+            grad = torch.randn(p.shape, generator=g)
+        p.grad = grad.to(p.dtype)
+
+
+@pytest.mark.skipif("muon" not in OPTIMIZERS, reason="this torch has no torch.optim.Muon")
+def test_muon_takes_the_reasoners_matrices_and_adamw_the_rest():
+    model = tiny_hrm()
+    optimizer = build_optimizer("muon", model.named_parameters(), lr=1e-2, weight_decay=0.0)
+    muon, adamw = optimizer.parts
+    muon_names = {name for name, p in model.named_parameters() if any(p is q for q in muon.param_groups[0]["params"])}
+    assert muon_names and all(n.split(".")[0].endswith("_reasoner") for n in muon_names)
+    trained = {name for name, p in model.named_parameters() if p.requires_grad}
+    adamw_params = adamw.param_groups[0]["params"]
+    adamw_names = {name for name, p in model.named_parameters() if any(p is q for q in adamw_params)}
+    assert muon_names | adamw_names == trained and not muon_names & adamw_names
+    assert {"input_embedding.embedding_weight", "q_act_head.weight", "cls_token"} & adamw_names
+
+
+@pytest.mark.skipif("muon" not in OPTIMIZERS, reason="this torch has no torch.optim.Muon")
+def test_a_muon_step_is_orthogonalised_for_matrices_and_adam_s_for_the_rest():
+    """A matrix's update has near-equal singular values (Muon's orthogonalised momentum), where its gradient's spread
+    widely; every other float32 weight moves by lr·sign(g), a bias-corrected Adam's first step (no weight decay)."""
+    model = tiny_hrm()
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    optimizer = build_optimizer("muon", model.named_parameters(), lr=1e-2, weight_decay=0.0, eps=1e-12)
+    give_gradients(model, seed=1)
+    grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    optimizer.step()
+    matrices = {id(p) for p in optimizer.parts[0].param_groups[0]["params"]}
+    for name, p in model.named_parameters():
+        if name not in grads:
+            continue
+        update = (p.detach() - before[name]).float()
+        if id(p) in matrices:
+            spread = lambda m: float(torch.quantile(torch.linalg.svdvals(m), 0.9) / torch.quantile(  # noqa: E731
+                torch.linalg.svdvals(m), 0.1))
+            assert spread(update) < 2 < 4 < spread(grads[name].float()), name
+        elif p.dtype == torch.float32:  # (the bf16 Q head rounds a 1e-2 step of its -5 bias away)
+            torch.testing.assert_close(update, -1e-2 * torch.sign(grads[name].float()), rtol=1e-3, atol=1e-6)
+
+
+@pytest.mark.skipif("muon" not in OPTIMIZERS, reason="this torch has no torch.optim.Muon")
+def test_muon_state_numbered_by_weight_loads_into_a_fresh_optimizer_and_steps_the_same():
+    a, b = tiny_hrm(), tiny_hrm()
+    opt_a = build_optimizer("muon", a.named_parameters(), lr=1e-2)
+    for seed in (1, 2):
+        give_gradients(a, seed)
+        opt_a.step()
+    saved = copy.deepcopy(opt_a.state_dict())  # as a file would hold it, no tensor shared with opt_a
+    names = [name for name, p in a.named_parameters() if p.requires_grad]
+    assert sorted(saved["state"]) == list(range(len(names)))  # every weight has state, numbered in model order
+    b.load_state_dict(a.state_dict())
+    opt_b = build_optimizer("muon", b.named_parameters(), lr=1e-2)
+    opt_b.load_state_dict(saved)
+    for model, optimizer in ((a, opt_a), (b, opt_b)):
+        give_gradients(model, 3)
+        optimizer.step()
+    for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
+        assert torch.equal(pa, pb), name

@@ -1,0 +1,39 @@
+"""The one-guess checkpoint (docs/model-card-one-guess.md): the default model's moving average in bf16, and it
+solves few-givens puzzles of the held-out set on a CPU-only machine through `evaluate`, halting only when right."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+from safetensors import safe_open
+
+from src.hrm.checkpoint import load_model, read_metadata
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+CHECKPOINT = REPO / "checkpoints" / "hrm-act-sudoku-one-guess.safetensors"
+FEW_GIVENS_SET = REPO / "data" / "sudoku-few-givens-test.csv"
+
+
+def test_one_guess_checkpoint_is_the_default_models_average_in_bf16():
+    assert CHECKPOINT.stat().st_size <= 15 * 2**20
+    with safe_open(str(CHECKPOINT), framework="pt") as handle:
+        assert {handle.get_slice(key).get_dtype() for key in handle.keys()} == {"BF16"}
+    model = load_model(CHECKPOINT)
+    assert sum(p.numel() for p in model.parameters()) == 6_822_146
+    assert model.config.to_dict() == type(model.config)().to_dict()
+    assert read_metadata(CHECKPOINT)["weights"] == "moving average, decay 0.999"
+
+
+@pytest.mark.slow  # over 10 s on 2 cores
+def test_evaluate_solves_most_of_a_sample_rated_20_to_49_and_halts_only_when_right():
+    # Rows 550-573 of the set: the first 24 of its 20-49 bucket (87% on the whole bucket, the model card).
+    command = [sys.executable, "-m", "src.hrm.evaluate", str(CHECKPOINT), "--data", str(FEW_GIVENS_SET), "--limit",
+               "574", "--min-rating", "20", "--device", "cpu", "--json"]  # fmt: skip
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["num_puzzles"] == 24
+    assert report["act_solved"] >= 18
+    assert report["q_halted_solved"] == report["q_halted"]

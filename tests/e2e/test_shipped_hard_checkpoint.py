@@ -8,9 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-from safetensors import safe_open
+from shipped_checkpoints import assert_default_model_in_bf16
 
-from src.hrm.checkpoint import load_model
 from src.hrm.sudoku import count_solutions_batch
 from src.hrm.sudoku.files import read_puzzle_file
 
@@ -21,12 +20,7 @@ FEW_GIVENS_SET = REPO / "data" / "sudoku-few-givens-test.csv"
 
 
 def test_hard_checkpoint_is_the_default_model_in_bf16():
-    assert CHECKPOINT.stat().st_size <= 15 * 2**20
-    with safe_open(str(CHECKPOINT), framework="pt") as handle:
-        assert {handle.get_slice(key).get_dtype() for key in handle.keys()} == {"BF16"}
-    model = load_model(CHECKPOINT)
-    assert sum(p.numel() for p in model.parameters()) == 6_822_146
-    assert model.config.to_dict() == type(model.config)().to_dict()
+    assert_default_model_in_bf16(CHECKPOINT)
 
 
 def test_the_test_set_is_2000_unique_puzzles_in_two_rating_buckets():

@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
-from safetensors import safe_open
+from shipped_checkpoints import assert_default_model_in_bf16
 
-from src.hrm.checkpoint import load_model, read_metadata
+from src.hrm.checkpoint import read_metadata
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 CHECKPOINT = REPO / "checkpoints" / "hrm-act-sudoku-one-guess.safetensors"
@@ -17,12 +17,7 @@ FEW_GIVENS_SET = REPO / "data" / "sudoku-few-givens-test.csv"
 
 
 def test_one_guess_checkpoint_is_the_default_models_average_in_bf16():
-    assert CHECKPOINT.stat().st_size <= 15 * 2**20
-    with safe_open(str(CHECKPOINT), framework="pt") as handle:
-        assert {handle.get_slice(key).get_dtype() for key in handle.keys()} == {"BF16"}
-    model = load_model(CHECKPOINT)
-    assert sum(p.numel() for p in model.parameters()) == 6_822_146
-    assert model.config.to_dict() == type(model.config)().to_dict()
+    assert_default_model_in_bf16(CHECKPOINT)
     assert read_metadata(CHECKPOINT)["weights"] == "moving average, decay 0.999"
 
 

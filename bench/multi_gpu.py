@@ -32,7 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from src.hrm.analysis.figure_files import save_figure  # noqa: E402
+from src.hrm.file_io import save_figure  # noqa: E402
 from src.hrm.plot_metrics import read_metrics, rolling_mean  # noqa: E402
 from src.hrm.tasks.curriculum import LAST_STAGE  # noqa: E402
 

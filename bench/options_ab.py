@@ -47,9 +47,9 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from src.hrm.analysis.figure_files import save_figure  # noqa: E402
 from src.hrm.checkpoint import load_model  # noqa: E402
 from src.hrm.evaluation.inference import compute_metrics, evaluate_puzzles  # noqa: E402
+from src.hrm.file_io import save_figure  # noqa: E402
 from src.hrm.plot_metrics import read_metrics, rolling_mean  # noqa: E402
 from src.hrm.sudoku import Difficulty, generate_batch  # noqa: E402
 from src.hrm.sudoku.files import read_puzzle_file  # noqa: E402

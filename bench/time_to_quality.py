@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from options_ab import REPO, parse_variant, scores  # noqa: E402  (the same scoring as the options bench)
 
-from src.hrm.analysis.figure_files import save_figure  # noqa: E402
 from src.hrm.checkpoint import load_model  # noqa: E402
+from src.hrm.file_io import save_figure  # noqa: E402
 from src.hrm.plot_metrics import read_metrics, rolling_mean  # noqa: E402
 from src.hrm.sudoku import Difficulty, generate_batch  # noqa: E402
 from src.hrm.training.run import checkpoint_steps  # noqa: E402

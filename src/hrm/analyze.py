@@ -21,8 +21,7 @@ from .analysis.figures import plot_participation, plot_residuals, plot_segments,
 from .analysis.frames import Caption, board_frame, sudoku_frame
 from .checkpoint import load_model, read_metadata
 from .cli_errors import allocation_failures_as_one_line
-from .cli_types import OneLineParser, output_folder, positive_int
-from .evaluation.inference import pick_device
+from .cli_types import OneLineParser, output_folder, pick_device, positive_int
 from .file_io import write_text_atomically
 from .modeling import HRMACTInner
 from .sudoku import Difficulty, generate_batch

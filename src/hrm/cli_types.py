@@ -64,6 +64,19 @@ def output_folder(text: str) -> Path:
     return Path(text)
 
 
+def pick_device(choice: str):
+    """--device: 'auto' → CUDA when available, else CPU; 'cuda' without a GPU is an input error (ValueError)."""
+    import torch  # here: a command that never builds a model (make_dataset) starts without loading torch
+
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was requested but CUDA is not available on this machine")
+    if choice not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {choice!r}; expected auto, cpu or cuda")
+    return torch.device(choice)
+
+
 def positive_float(text: str) -> float:
     value = float(text)
     if not value > 0 or not math.isfinite(value):

@@ -31,10 +31,10 @@ from tqdm import tqdm
 
 from .checkpoint import load_model, read_metadata
 from .cli_errors import allocation_failures_as_one_line
-from .cli_types import OneLineParser, output_folder
+from .cli_types import OneLineParser, output_folder, pick_device
 from .evaluation.boardpath import compute_path_metrics, format_path_report
 from .evaluation.curve import format_curve, format_point, format_views, measure_views, write_curve
-from .evaluation.inference import Metrics, compute_metrics, evaluate_puzzles, pick_device
+from .evaluation.inference import Metrics, compute_metrics, evaluate_puzzles
 from .evaluation.scaling import ensemble_paths
 from .evaluation.views import ViewRules, view_rules
 from .sudoku import Difficulty, count_solutions_batch, generate_batch, solve_batch

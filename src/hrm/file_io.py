@@ -1,5 +1,5 @@
 """Files the tools write and read, safely: written whole or not at all and never over something that is not a
-regular file; read only from regular files, and up to a size where they are read whole.
+regular file (figures too); read only from regular files, and up to a size where they are read whole.
 
 A crash mid-write leaves the previous file or the complete new one (a temporary file beside the target, fsynced,
 then renamed over it). Without the checks, `--out /dev/null` run as root would replace the system's /dev/null
@@ -8,6 +8,7 @@ with a regular file, and `--board /dev/zero` would read until memory runs out.
 
 import contextlib
 import errno
+import hashlib
 import os
 import secrets
 import stat
@@ -121,6 +122,15 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def file_sha256(path) -> str:
+    """The SHA-256 of a file's bytes, read a MiB at a time."""
+    digest = hashlib.sha256()
+    with open_regular(path, binary=True) as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def open_regular(path, binary: bool = False, limit: int | None = None):
     """Open `path` for reading, refusing anything but a regular file (NotARegularFile) and, with `limit`, a file
     over `limit` bytes (FileTooLarge). Text is UTF-8 with newlines as written.
@@ -140,7 +150,34 @@ def open_regular(path, binary: bool = False, limit: int | None = None):
         raise
 
 
+# A line of a puzzle or maze file is a few hundred characters (a 30x30 maze's row: about 1,900); a longer one is
+# not such a file, and a file with no newline at all would otherwise be read into memory whole.
+MAX_LINE = 1 << 16
+
+
+def bounded_lines(handle, source: str, error=ValueError, limit: int = MAX_LINE):
+    """The lines of an open text file, one at a time; `error` naming the line for one over `limit` characters."""
+    number = 0
+    while line := handle.readline(limit + 1):
+        number += 1
+        if len(line) > limit:
+            raise error(f"{source}:{number}: a line of more than {limit:,} characters; not a puzzle file")
+        yield line
+
+
 def read_text(path, limit: int) -> str:
     """A regular UTF-8 file of at most `limit` bytes, whole (UnicodeDecodeError if it is not UTF-8)."""
     with open_regular(path, limit=limit) as file:
         return file.read(limit + 1)  # a file that grew since the check still stops near the limit
+
+
+def save_figure(figure, path, dpi: int = 110) -> None:
+    """Lay a matplotlib `figure` out tightly, write it to `path` as a PNG whole or not at all, and close it."""
+    import matplotlib.pyplot as plt
+
+    try:
+        figure.tight_layout()
+        with atomic_write(path, binary=True) as file:
+            figure.savefig(file, format="png", dpi=dpi)
+    finally:
+        plt.close(figure)

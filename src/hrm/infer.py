@@ -27,9 +27,9 @@ from .boardpath import PATH, parse_board, score_paths, solve_board
 from .boardpath import board_to_string as path_picture
 from .checkpoint import load_model, read_metadata
 from .cli_errors import allocation_failures_as_one_line
-from .cli_types import OneLineParser
+from .cli_types import OneLineParser, pick_device
 from .demo.page import run_page, write_page
-from .evaluation.inference import pick_device, run_segments
+from .evaluation.inference import run_segments
 from .evaluation.scaling import ensemble_paths, run_views, stop_rule, view_name
 from .evaluation.views import view_rules
 from .file_io import FileTooLarge, NotARegularFile, check_output_file, read_text

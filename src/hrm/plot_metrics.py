@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis.figure_files import save_figure
 from .cli_types import OneLineParser, output_file
+from .file_io import save_figure
 from .tasks.curriculum import CurriculumConfig
 from .training.report import NOT_JSON, metrics_lines
 

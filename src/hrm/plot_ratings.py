@@ -15,8 +15,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .analysis.figure_files import save_figure
 from .cli_types import OneLineParser, output_file, positive_int
+from .file_io import save_figure
 
 
 @dataclass

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from .checkpoint import CheckpointError
 from .cli_errors import allocation_failures_as_one_line
-from .evaluation.inference import pick_device
+from .cli_types import pick_device
 from .tasks import TaskError
-from .train_args import COMPILE_CHOICES, check_config, config_from_args, parse_args
+from .train_args import COMPILE_CHOICES, check_run_config, config_from_args, parse_args
 from .training.compile_cache import checked_compile_cache
 from .training.config import RunOptions
 from .training.distributed import leads, quiet_other_ranks, say_own_error, start_ranks
@@ -85,7 +85,7 @@ def _main(argv=None) -> int:
         else:
             config = config_from_args(args)
             try:
-                check_config(config)
+                check_run_config(config)
             except ValueError as err:
                 parser.error(str(err))
             _refuse_checkpoints(out_dir)

@@ -14,13 +14,13 @@ from .cli_types import (
     positive_float,
     positive_int,
 )
+from .file_io import file_sha256
 from .modeling.hrm import ACTIVATION_DTYPES, POS_ENCODINGS
 from .modeling.variants import VARIANTS, variant_config
 from .tasks import DEFAULT_TASK, TASKS, TaskError, build_task, default_settings
 from .training.config import DEFAULT_KEEP_CHECKPOINTS, TrainConfig
 from .training.halt_schedule import ExplorationSchedule, MaxStepsSchedule
 from .training.optimizer import OPTIMIZERS
-from .training.run import file_sha256
 
 # flag → torch.compile mode ("regional": each reasoner compiled on its own, src/hrm/training/loop.py)
 COMPILE_CHOICES = {"auto": None, "off": None, "on": "default", "cudagraphs": "reduce-overhead", "regional": "regional"}
@@ -305,7 +305,10 @@ def _saved_setting(config: TrainConfig, where: tuple[str, ...]):
     return value
 
 
-def check_config(config: TrainConfig) -> None:
+def check_run_config(config: TrainConfig) -> None:
+    """A fresh run's settings that no flag's type can check alone (the heads' split, the task's settings, the
+    halting schedules against fixed think time, the puzzle table's step): a one-line ValueError before anything
+    is built. (checkpoint_config.check_config checks a checkpoint's model config against its tensors.)"""
     t = config.model.transformers
     if t.hidden_size % t.num_heads or (t.hidden_size // t.num_heads) % 2:
         raise ValueError(

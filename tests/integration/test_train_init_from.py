@@ -7,7 +7,7 @@ from test_train_options import TINY
 from src.hrm.checkpoint import load_model, load_training_state, save_model, training_state_path
 from src.hrm.modeling import HRMACTInner
 from src.hrm.train import main
-from src.hrm.training.run import file_sha256
+from src.hrm.file_io import file_sha256
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

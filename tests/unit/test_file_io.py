@@ -118,3 +118,19 @@ def test_reads_refuse_devices_and_pipes_without_blocking_and_cap_whole_file_read
     path.write_bytes(b"\xff\xfe")
     with pytest.raises(UnicodeDecodeError):
         read_text(path, limit=100)
+
+
+def test_a_line_far_longer_than_any_puzzle_line_is_refused_naming_it(tmp_path):
+    from src.hrm.file_io import bounded_lines
+    from src.hrm.sudoku.files import PuzzleFileError, read_puzzle_file
+
+    path = tmp_path / "puzzles.csv"
+    path.write_text("source,question,answer,rating\n" + "x" * 100_000)  # one line, no newline: 100 KB
+    with pytest.raises(PuzzleFileError, match=r"puzzles.csv:2: a line of more than 65,536 characters"):
+        read_puzzle_file(path)
+    with open_regular(path) as handle:
+        assert next(bounded_lines(handle, "p")) == "source,question,answer,rating\n"
+    # A line at the limit is still a line.
+    path.write_text("a" * 9 + "\nb\n")
+    with open_regular(path) as handle:
+        assert list(bounded_lines(handle, "p", limit=10)) == ["a" * 9 + "\n", "b\n"]

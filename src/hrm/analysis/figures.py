@@ -3,8 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from ..file_io import atomic_write
-from .figure_files import save_figure
+from ..file_io import atomic_write, save_figure
 
 
 def _figure():

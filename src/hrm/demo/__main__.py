@@ -14,8 +14,7 @@ import sys
 
 import uvicorn
 
-from ..cli_types import OneLineParser
-from ..evaluation.inference import pick_device
+from ..cli_types import OneLineParser, pick_device
 from .app import create_app
 from .models import SHIPPED, load_models
 

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis.figure_files import save_figure
-from ..file_io import write_text_atomically
+from ..file_io import save_figure, write_text_atomically
 from ..tasks import Task
 from .scaling import ViewRun, run_views, stop_rule
 from .views import Q_RULES, Choice, view_rules

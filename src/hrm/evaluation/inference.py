@@ -16,17 +16,6 @@ from ..modeling import HiddenStates, HRMACTInner
 from ..modeling.act import inference_halts
 
 
-def pick_device(choice: str) -> torch.device:
-    """'auto' → CUDA when available, else CPU; 'cuda' without a GPU is an input error."""
-    if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but CUDA is not available on this machine")
-    if choice not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {choice!r}; expected auto, cpu or cuda")
-    return torch.device(choice)
-
-
 def initial_hidden_states(model: HRMACTInner) -> HiddenStates:
     """The model's frozen starting states as [1, 1, H]: they broadcast over any batch, as in the original's infer."""
     states = model.initial_hidden_states

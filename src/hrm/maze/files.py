@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..file_io import NotARegularFile, open_regular, write_text_atomically
+from ..file_io import NotARegularFile, bounded_lines, open_regular, write_text_atomically
 from .bfs import PATH_BAD_CELL, PATH_BROKEN, PATH_CHANGED, PATH_LONGER, PATH_OK
 from .scoring import check_paths, solve_mazes
 from .tokens import GOAL, PATH, START, text_to_tokens, tokens_to_text
@@ -74,7 +74,7 @@ def read_maze_file(data: str | os.PathLike, limit: int | None = None, default_fi
         raise MazeFileError(f"maze file is a directory: {path}")
     try:
         with open_regular(path) as handle:  # a device or pipe would be read without end
-            return parse_maze_csv(handle, limit=limit, source=str(path))
+            return parse_maze_csv(bounded_lines(handle, str(path), MazeFileError), limit=limit, source=str(path))
     except NotARegularFile as err:
         raise MazeFileError(f"maze file {err}") from None
     except UnicodeDecodeError:

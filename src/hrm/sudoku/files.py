@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..file_io import NotARegularFile, open_regular, write_text_atomically
+from ..file_io import NotARegularFile, bounded_lines, open_regular, write_text_atomically
 
 _CELL_CHARS = frozenset("0123456789.")
 _SOLUTION_CHARS = frozenset("123456789")
@@ -59,7 +59,7 @@ def read_puzzle_file(path: str | os.PathLike, limit: int | None = None) -> Puzzl
         raise PuzzleFileError(f"puzzle file is a directory: {path}")
     try:
         with open_regular(path) as handle:  # a device or pipe would be read without end
-            return parse_puzzle_lines(handle, limit=limit, source=str(path))
+            return parse_puzzle_lines(bounded_lines(handle, str(path), PuzzleFileError), limit=limit, source=str(path))
     except NotARegularFile as err:
         raise PuzzleFileError(f"puzzle file {err}") from None
     except UnicodeDecodeError:

@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from ..training.row_queue import RowQueue
+from .row_queue import RowQueue
 
 
 class TaskError(ValueError):

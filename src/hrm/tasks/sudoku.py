@@ -13,7 +13,6 @@ import torch
 
 from ..cli_types import fraction, non_negative_int, positive_int
 from ..sudoku import PuzzleSupply, board_to_string
-from ..training.row_queue import RowQueue
 from .base import RowSource, Shard, Task
 from .curriculum import (
     LAST_STAGE,
@@ -23,6 +22,7 @@ from .curriculum import (
     CurriculumConfig,
     reachable_stages,
 )
+from .row_queue import RowQueue
 
 
 class SudokuBoards(Task):

@@ -1,6 +1,5 @@
 """A training run's state, created fresh or rebuilt from its newest checkpoint, and saved with every checkpoint."""
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from ..checkpoint import (
     save_training_state,
     training_state_path,
 )
+from ..file_io import file_sha256
 from ..modeling import HRMACTInner, HRMACTModelConfig
 from ..tasks import RowSource, Task, TaskError, build_task
 from .carry import Carry
@@ -112,14 +112,6 @@ def new_run(config: TrainConfig, device: torch.device, workers: int | None = Non
 def architecture(config: HRMACTModelConfig) -> dict:
     """What a model's weights depend on: its config without the halting settings, which a run may change."""
     return {key: value for key, value in config.to_dict().items() if key != "act"}
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_initial_weights(model: HRMACTInner, path: Path, sha256: str | None = None) -> None:

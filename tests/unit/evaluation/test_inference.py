@@ -8,7 +8,6 @@ from src.hrm.evaluation.inference import (
     BatchPredictions,
     compute_metrics,
     evaluate_puzzles,
-    pick_device,
     predict_with_act,
 )
 
@@ -164,16 +163,6 @@ def test_metrics_of_nothing_are_none():
     predictions = BatchPredictions(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.bool), empty, empty)
     metrics = compute_metrics(np.zeros((0, 81), np.int8), np.zeros((0, 81), np.int8), predictions)
     assert metrics.num_puzzles == 0 and metrics.act_solve_rate is None and metrics.q_halt_precision is None
-
-
-def test_pick_device():
-    assert pick_device("cpu") == torch.device("cpu")
-    assert pick_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
-    with pytest.raises(ValueError, match="unknown device"):
-        pick_device("tpu")
-    if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="CUDA is not available"):
-            pick_device("cuda")
 
 
 def test_select_takes_the_same_rows_of_every_field():

@@ -6,7 +6,7 @@ import torch
 
 from src.hrm.modeling import HiddenStates
 from src.hrm.training.carry import Carry
-from src.hrm.training.row_queue import EMPTY_SLOT, RowQueue
+from src.hrm.tasks.row_queue import EMPTY_SLOT, RowQueue
 from src.hrm.tasks.curriculum import TRAINING_DIFFICULTIES
 
 

@@ -44,8 +44,9 @@ def neighbour(cell, k, size):
 
 
 @njit(cache=True, nogil=True)
-def distances_from(board, size, start, distance, queue):
-    """BFS from `start` over non-wall cells: steps to each cell, -1 where unreachable."""
+def distances_from(board, size, start, distance, queue, wall=WALL):
+    """BFS from `start` over cells that are not `wall`: steps to each cell, -1 where unreachable. Shared with the
+    maze engine, whose wall token differs."""
     for c in range(size * size):
         distance[c] = -1
     distance[start] = 0
@@ -56,15 +57,16 @@ def distances_from(board, size, start, distance, queue):
         head += 1
         for k in range(4):
             other = neighbour(cell, k, size)
-            if other >= 0 and board[other] != WALL and distance[other] < 0:
+            if other >= 0 and board[other] != wall and distance[other] < 0:
                 distance[other] = distance[cell] + 1
                 queue[tail] = other
                 tail += 1
 
 
 @njit(cache=True, nogil=True)
-def mark_canonical_path(board, size, end, distance, answer):
-    """answer = board with the canonical shortest path to `end` marked (distances from S given)."""
+def mark_canonical_path(board, size, end, distance, answer, path=PATH):
+    """answer = board with the canonical shortest path to `end` marked `path` (distances from S given): from the end
+    back, always the first neighbour (up, down, left, right) one step closer to S."""
     for c in range(size * size):
         answer[c] = board[c]
     cell = end
@@ -74,7 +76,7 @@ def mark_canonical_path(board, size, end, distance, answer):
             if other >= 0 and distance[other] == distance[cell] - 1:
                 cell = other
                 break
-        answer[cell] = PATH
+        answer[cell] = path
 
 
 @njit(cache=True, nogil=True)

@@ -2,67 +2,30 @@
 
 Moves go up, down, left, right through any cell that is not a wall. Where several shortest paths
 exist the canonical one walks back from G, always stepping to the first neighbour (up, down, left,
-right) one step closer to S, as the boardpath engine does.
+right) one step closer to S. The grid walk itself is the boardpath engine's, given the maze's tokens.
 """
 
-import numpy as np
 from numba import njit
 
+from ..boardpath.board import distances_from as grid_distances
+from ..boardpath.board import mark_canonical_path as mark_grid_path
+from ..boardpath.board import neighbour
 from .tokens import GOAL, OPEN, PATH, START, WALL
 
 # Codes of check_path, worst problem first found.
 PATH_OK, PATH_LONGER, PATH_BROKEN, PATH_BAD_CELL, PATH_CHANGED = 0, 1, 2, 3, 4
 
 
-@njit(cache=True, nogil=True, inline="always")
-def neighbour(cell, k, size):
-    """The k-th neighbour of a cell (0 up, 1 down, 2 left, 3 right), or -1 off the grid."""
-    r, c = cell // size, cell % size
-    if k == 0:
-        r -= 1
-    elif k == 1:
-        r += 1
-    elif k == 2:
-        c -= 1
-    else:
-        c += 1
-    if r < 0 or r >= size or c < 0 or c >= size:
-        return -1
-    return r * size + c
-
-
 @njit(cache=True, nogil=True)
 def distances_from(maze, size, start, distance, queue):
-    """BFS from `start` over non-wall cells: steps to each cell, -1 where unreachable."""
-    for c in range(size * size):
-        distance[c] = -1
-    distance[start] = 0
-    head, tail = 0, 1
-    queue[0] = start
-    while head < tail:
-        cell = queue[head]
-        head += 1
-        for k in range(4):
-            other = neighbour(cell, k, size)
-            if other >= 0 and maze[other] != WALL and distance[other] < 0:
-                distance[other] = distance[cell] + 1
-                queue[tail] = other
-                tail += 1
+    """BFS from `start` over the maze's non-wall cells: steps to each cell, -1 where unreachable."""
+    grid_distances(maze, size, start, distance, queue, WALL)
 
 
 @njit(cache=True, nogil=True)
 def mark_canonical_path(maze, size, goal, distance, answer):
     """answer = maze with the canonical shortest path to `goal` marked `o` (distances from S given)."""
-    for c in range(size * size):
-        answer[c] = maze[c]
-    cell = goal
-    while distance[cell] > 1:
-        for k in range(4):
-            other = neighbour(cell, k, size)
-            if other >= 0 and distance[other] == distance[cell] - 1:
-                cell = other
-                break
-        answer[cell] = PATH
+    mark_grid_path(maze, size, goal, distance, answer, PATH)
 
 
 @njit(cache=True, nogil=True)

@@ -10,16 +10,14 @@ import torch
 def allocation_failure(err: BaseException) -> str | None:
     """One line for a failed allocation (Python's, or torch's on the CPU or a GPU), None for any other error."""
     text = str(err)
-    if isinstance(err, MemoryError):
-        asked = ""
-    elif isinstance(err, torch.OutOfMemoryError) or "can't allocate memory" in text or "out of memory" in text:
-        asked = ""
-        if found := re.search(r"allocate (\d+) bytes", text):  # the CPU allocator's words
-            asked = f" (asked for {int(found.group(1)) / 1e9:,.1f} GB)"
-        elif found := re.search(r"[Tt]ried to allocate ([\d.]+ [KMGT]i?B)", text):  # the CUDA allocator's
-            asked = f" (asked for {found.group(1)})"
-    else:
+    torch_said = isinstance(err, torch.OutOfMemoryError) or "can't allocate memory" in text or "out of memory" in text
+    if not (isinstance(err, MemoryError) or torch_said):
         return None
+    asked = ""
+    if found := re.search(r"allocate (\d+) bytes", text):  # the CPU allocator's words
+        asked = f" (asked for {int(found.group(1)) / 1e9:,.1f} GB)"
+    elif found := re.search(r"[Tt]ried to allocate ([\d.]+ [KMGT]i?B)", text):  # the CUDA allocator's
+        asked = f" (asked for {found.group(1)})"
     return f"out of memory{asked}: lower --batch-size or the model's size"
 
 

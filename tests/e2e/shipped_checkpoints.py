@@ -1,4 +1,10 @@
-"""What every shipped Sudoku checkpoint is: the default model, stored in bf16."""
+"""What every shipped Sudoku checkpoint is (the default model, stored in bf16), and `evaluate` run on one as a
+user runs it."""
+
+import json
+import pathlib
+import subprocess
+import sys
 
 from safetensors import safe_open
 
@@ -12,3 +18,13 @@ def assert_default_model_in_bf16(path) -> None:
     model = load_model(path)
     assert sum(p.numel() for p in model.parameters()) == 6_822_146
     assert model.config.to_dict() == type(model.config)().to_dict()
+
+
+def evaluate_on_cpu(checkpoint, data, *flags) -> dict:
+    """`python -m src.hrm.evaluate CHECKPOINT --data DATA FLAGS --device cpu --json` from the repository; its report."""
+    repo = pathlib.Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-m", "src.hrm.evaluate", str(checkpoint), "--data", str(data), *flags, "--device",
+               "cpu", "--json"]  # fmt: skip
+    result = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)

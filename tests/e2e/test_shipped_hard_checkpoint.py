@@ -1,14 +1,11 @@
 """The hard-puzzle checkpoint (docs/model-card-hard.md): the default model in bf16, and it solves mined puzzles of
 the held-out test set on a CPU-only machine through `evaluate`, with no wrong board halted on."""
 
-import json
 import pathlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from shipped_checkpoints import assert_default_model_in_bf16
+from shipped_checkpoints import assert_default_model_in_bf16, evaluate_on_cpu
 
 from src.hrm.sudoku import count_solutions_batch
 from src.hrm.sudoku.files import read_puzzle_file
@@ -51,11 +48,7 @@ def test_the_few_givens_set_is_1000_minimal_puzzles_like_published_collections()
 
 @pytest.mark.slow  # over 10 s on 2 cores
 def test_evaluate_solves_most_of_a_sample_of_the_mined_test_set():
-    command = [sys.executable, "-m", "src.hrm.evaluate", str(CHECKPOINT), "--data", str(TEST_SET), "--limit", "24",
-               "--rating-buckets", "10,50", "--device", "cpu", "--json"]
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = evaluate_on_cpu(CHECKPOINT, TEST_SET, "--limit", "24", "--rating-buckets", "10,50")
     assert report["num_puzzles"] == 24
     # 86% of the 10-49 bucket on the whole set (the model card); the first 24 rows are all of that bucket.
     assert report["act_solved"] >= 16

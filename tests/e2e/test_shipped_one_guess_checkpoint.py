@@ -1,13 +1,10 @@
 """The one-guess checkpoint (docs/model-card-one-guess.md): the default model's moving average in bf16, and it
 solves few-givens puzzles of the held-out set on a CPU-only machine through `evaluate`, halting only when right."""
 
-import json
 import pathlib
-import subprocess
-import sys
 
 import pytest
-from shipped_checkpoints import assert_default_model_in_bf16
+from shipped_checkpoints import assert_default_model_in_bf16, evaluate_on_cpu
 
 from src.hrm.checkpoint import read_metadata
 
@@ -24,11 +21,7 @@ def test_one_guess_checkpoint_is_the_default_models_average_in_bf16():
 @pytest.mark.slow  # over 10 s on 2 cores
 def test_evaluate_solves_most_of_a_sample_rated_20_to_49_and_halts_only_when_right():
     # Rows 550-573 of the set: the first 24 of its 20-49 bucket (87% on the whole bucket, the model card).
-    command = [sys.executable, "-m", "src.hrm.evaluate", str(CHECKPOINT), "--data", str(FEW_GIVENS_SET), "--limit",
-               "574", "--min-rating", "20", "--device", "cpu", "--json"]  # fmt: skip
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = evaluate_on_cpu(CHECKPOINT, FEW_GIVENS_SET, "--limit", "574", "--min-rating", "20")
     assert report["num_puzzles"] == 24
     assert report["act_solved"] >= 18
     assert report["q_halted_solved"] == report["q_halted"]

@@ -107,6 +107,7 @@ def segment_loss(
             next_halt, next_continue = following.q_act_halt.float(), following.q_act_continue.float()
             q_continue_target = torch.sigmoid(torch.where(is_last, next_halt, torch.maximum(next_halt, next_continue)))
         continue_loss = F.binary_cross_entropy_with_logits(q_continue, q_continue_target, reduction="none")
+    # Without the continue value (an option) no second forward; the halt loss keeps its weight of one half.
     row_q_loss = (halt_loss + continue_loss) / 2 if continue_loss is not None else halt_loss / 2
 
     if copies > 1:  # from here on, each group's winner only
@@ -120,7 +121,6 @@ def segment_loss(
 
     output_loss = (cell_loss * counted).sum() / counted.sum()
     output_accuracy = cell_correct.float().mean()
-    # Without the continue value (an option) no second forward; the halt loss keeps its weight of one half.
     q_act_loss = row_q_loss.mean()
 
     return SegmentLoss(

@@ -96,7 +96,7 @@ class MuonWithAdamW:
         named = [(name, p) for name, p in named_params if p.requires_grad]
         if any(not name for name, _ in named):
             raise ValueError("--optimizer muon needs the model's parameter names to find its weight matrices")
-        self.params = [p for _, p in named]
+        self.index = {id(p): i for i, (_, p) in enumerate(named)}  # a weight's number in state_dict
         matrices = [p for name, p in named if _muon_weight(name, p)]
         others = [p for name, p in named if not _muon_weight(name, p)]
         self.parts = [
@@ -121,11 +121,10 @@ class MuonWithAdamW:
             part.zero_grad(set_to_none=set_to_none)
 
     def state_dict(self) -> dict:
-        index = {id(p): i for i, p in enumerate(self.params)}
-        return {"state": {index[id(p)]: s for p, s in self.state.items()}, "param_groups": []}
+        return {"state": {self.index[id(p)]: s for p, s in self.state.items()}, "param_groups": []}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        index = {id(p): i for i, p in enumerate(self.params)}
+        index = self.index
         for part in self.parts:
             local = part.state_dict()
             order = [p for group in part.param_groups for p in group["params"]]

@@ -2,6 +2,7 @@
 start-up (phases that add up), and the throughput bench's FLOP count against the block passes a step does."""
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -9,6 +10,9 @@ import sys
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+# The kernels this process's numba cache holds (src/hrm/numba_cache.py): a child given its own HOME would
+# otherwise compile them all again, tens of seconds each time.
+NUMBA_CACHE = {key: os.environ[key] for key in ("NUMBA_CACHE_DIR",) if key in os.environ}
 sys.path.insert(0, str(REPO / "bench"))
 
 from train_throughput import step_flops  # noqa: E402
@@ -19,7 +23,7 @@ TINY = "--device cpu --hidden-size 32 --num-heads 2 --num-layers 1 --intermediat
 
 
 def bench(script, home, *argv) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "HOME": str(home)}
+    env = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "HOME": str(home), **NUMBA_CACHE}
     result = subprocess.run([sys.executable, f"bench/{script}", *argv], cwd=REPO, capture_output=True, text=True,
                             timeout=600, env=env)  # fmt: skip
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
@@ -70,7 +74,9 @@ def test_startup_splits_the_seconds_into_phases_that_add_up(tmp_path):
     values = [float(v) for v in row.split()[2:]]  # after "cold 1"
     python, imports, cuda, run, step, to_step, after, exit = values
     assert cuda == 0.0 and min(values) >= 0
-    assert to_step == pytest.approx(python + imports + cuda + run + step, abs=0.15)  # printed to 0.1 s each
+    # Six numbers printed to 0.1 s, each off by up to 0.05: the printed sum may miss the sum of the printed parts
+    # by up to 0.3 (22.4 against 22.2 was seen).
+    assert to_step == pytest.approx(python + imports + cuda + run + step, abs=0.3 + 1e-6)
 
 
 def test_the_flop_count_follows_the_block_passes_of_a_step():

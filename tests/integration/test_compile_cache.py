@@ -2,6 +2,7 @@
 same configuration, in a fresh process, takes its compiled graphs from there instead of compiling again."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,9 @@ from training_runs import one_line_error
 from src.hrm.training.compile_cache import default_compile_cache, use_compile_cache
 
 REPO = Path(__file__).resolve().parents[2]
+# The kernels this process's numba cache holds (src/hrm/numba_cache.py): a child given its own HOME would
+# otherwise compile them all again, tens of seconds each time.
+NUMBA_CACHE = {key: os.environ[key] for key in ("NUMBA_CACHE_DIR",) if key in os.environ}
 # Train one compiled step in this process, then print torch.compile's cache counters.
 TRAIN_AND_COUNT = """
 import json, sys
@@ -29,7 +33,7 @@ print(json.dumps({"code": code, "fx_hit": counters["inductor"]["fxgraph_cache_hi
 
 def compiled_run(out: Path, cache: Path) -> dict:
     flags = ["--out-dir", str(out), "--max-steps", "1", "--compile", "on", "--compile-cache", str(cache), *TINY]
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(out.parent), "OMP_NUM_THREADS": "1"}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(out.parent), "OMP_NUM_THREADS": "1", **NUMBA_CACHE}
     done = subprocess.run([sys.executable, "-c", TRAIN_AND_COUNT, *flags], cwd=REPO, capture_output=True, text=True,
                           env=env, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]

@@ -18,15 +18,13 @@ import torch
 
 from .analysis.convergence import record_updates, summarize
 from .analysis.figures import plot_participation, plot_residuals, plot_segments, prediction_grid
-from .analysis.frames import Caption, board_frame, sudoku_frame
+from .frames import Caption
 from .checkpoint import load_model, read_metadata
 from .cli_errors import allocation_failures_as_one_line
 from .cli_types import OneLineParser, output_folder, pick_device, positive_int
 from .file_io import write_text_atomically
 from .modeling import HRMACTInner
-from .sudoku import Difficulty, generate_batch
 from .tasks import task_from_metadata
-from .tasks.sudoku import SudokuBoards
 
 
 def parse_args(argv=None):
@@ -41,25 +39,10 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def rows(args, task) -> tuple[np.ndarray, np.ndarray]:
-    """(inputs, targets) [N, L] for the analysis: generated puzzles or fresh boards."""
-    if isinstance(task, SudokuBoards):
-        return generate_batch([Difficulty.from_name(args.difficulty)] * args.num, args.seed)
-    return task.boards(args.num, args.seed)
-
-
 def frames_of(task, inputs, targets, predictions, caption_of) -> list:
     """Pictures of the first rows' final predictions: right and wrong cells coloured."""
-    pictures = []
-    for i in range(min(8, len(inputs))):
-        caption = caption_of(i)
-        if isinstance(task, SudokuBoards):
-            pictures.append(sudoku_frame(inputs[i], predictions[i], targets[i], np.zeros(81, bool), caption))
-        else:
-            right = predictions[i] == targets[i]
-            size = task.config.board_size
-            pictures.append(board_frame(inputs[i], predictions[i], right, np.zeros(size * size, bool), size, caption))
-    return pictures
+    return [task.frame(inputs[i], targets[i], predictions[i], np.zeros(inputs.shape[1], bool), caption_of(i))
+            for i in range(min(8, len(inputs)))]
 
 
 @allocation_failures_as_one_line("analyze: error")
@@ -74,7 +57,7 @@ def main(argv=None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         if not os.access(out, os.W_OK):
             raise ValueError(f"--out {out}: not writable")
-        inputs, targets = rows(args, task)
+        inputs, targets = task.sample_rows(args.num, args.seed, args.difficulty)
         trained = load_model(args.checkpoint, device=device).eval()
     except (ValueError, OSError) as error:
         print(f"analyze: error: {error}", file=sys.stderr)

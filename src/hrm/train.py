@@ -20,7 +20,7 @@ from .checkpoint import CheckpointError
 from .cli_errors import allocation_failures_as_one_line
 from .cli_types import pick_device
 from .tasks import TaskError
-from .train_args import COMPILE_CHOICES, check_run_config, config_from_args, parse_args
+from .train_args import COMPILE_CHOICES, check_run_config, config_from_args, fresh_run_config, parse_args
 from .training.compile_cache import checked_compile_cache
 from .training.config import RunOptions
 from .training.distributed import leads, quiet_other_ranks, say_own_error, start_ranks
@@ -83,13 +83,13 @@ def _main(argv=None) -> int:
             run = resume_run(out_dir, device, workers, ranks)
             config_from_args(args, base=run.config)  # refuses flags that would change the run
         else:
-            config = config_from_args(args)
+            config, task = fresh_run_config(args)
             try:
-                check_run_config(config)
+                check_run_config(config, task)
             except ValueError as err:
                 parser.error(str(err))
             _refuse_checkpoints(out_dir)
-            run = new_run(config, device, workers, ranks=ranks)  # reads the data: a bad file leaves no run folder
+            run = new_run(config, device, workers, ranks=ranks, task=task)  # reads the data: a bad file leaves no run folder
         if args.max_epochs is not None and run.rows.epoch() is None:
             raise TaskError(f"--max-epochs applies to dataset tasks; task {run.task.name} has no epochs")
         if lock is None and leads(ranks):

@@ -17,10 +17,11 @@ from .cli_types import (
 from .file_io import file_sha256
 from .modeling.hrm import ACTIVATION_DTYPES, POS_ENCODINGS
 from .modeling.variants import VARIANTS, variant_config
-from .tasks import DEFAULT_TASK, TASKS, TaskError, build_task, default_settings
+from .tasks import DEFAULT_TASK, TASKS, Task, TaskError, build_task, default_settings
 from .training.config import DEFAULT_KEEP_CHECKPOINTS, TrainConfig
 from .training.halt_schedule import ExplorationSchedule, MaxStepsSchedule
 from .training.optimizer import OPTIMIZERS
+from .training.run import complete_model_config
 
 # flag → torch.compile mode ("regional": each reasoner compiled on its own, src/hrm/training/loop.py)
 COMPILE_CHOICES = {"auto": None, "off": None, "on": "default", "cudagraphs": "reduce-overhead", "regional": "regional"}
@@ -234,6 +235,16 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def config_from_args(args, base: TrainConfig | None = None) -> TrainConfig:
     """`base` (the defaults, or a resumed run's config) with the given flags applied; a resumed run refuses changes."""
+    return _apply_flags(args, base)[0]
+
+
+def fresh_run_config(args) -> tuple[TrainConfig, Task]:
+    """A fresh run's config from the flags, complete (the task's settings and the model's task-given fields), and
+    its task: built once, here, and handed to check_run_config and new_run."""
+    return _apply_flags(args, None)
+
+
+def _apply_flags(args, base: TrainConfig | None) -> tuple[TrainConfig, Task | None]:
     task_name = args.task or (base.task["name"] if base is not None else DEFAULT_TASK)
     if base is not None and task_name != base.task["name"]:
         raise CheckpointError(f"--task {task_name} differs from the resumed run's {base.task['name']}; a run keeps its task")
@@ -285,13 +296,14 @@ def config_from_args(args, base: TrainConfig | None = None) -> TrainConfig:
     for flag in ("puzzle_emb_lr", "puzzle_emb_weight_decay"):
         if getattr(args, flag) is not None and not config.task.get("puzzle_ids"):
             raise TaskError(f"--{flag.replace('_', '-')} applies with --puzzle-embeddings (--task sudoku-dataset)")
-    if base is None:
-        task_config = task_class.Config.from_dict({k: v for k, v in config.task.items() if k != "name"})
-        task_class.complete_config(task_config, given)
-        task = task_class(task_config)
-        config.task = task.settings()
-        config.model.vocab_size, config.model.seq_len = task.vocab_size, task.seq_len
-    return config
+    if base is not None:
+        return config, None
+    task_config = task_class.Config.from_dict({k: v for k, v in config.task.items() if k != "name"})
+    task_class.complete_config(task_config, given)
+    task = task_class(task_config)
+    config.task = task.settings()
+    complete_model_config(config, task)
+    return config, task
 
 
 def _saved_setting(config: TrainConfig, where: tuple[str, ...]):
@@ -305,7 +317,7 @@ def _saved_setting(config: TrainConfig, where: tuple[str, ...]):
     return value
 
 
-def check_run_config(config: TrainConfig) -> None:
+def check_run_config(config: TrainConfig, task: Task | None = None) -> None:
     """A fresh run's settings that no flag's type can check alone (the heads' split, the task's settings, the
     halting schedules against fixed think time, the puzzle table's step): a one-line ValueError before anything
     is built. (checkpoint_config.check_config checks a checkpoint's model config against its tensors.)"""
@@ -314,7 +326,8 @@ def check_run_config(config: TrainConfig) -> None:
         raise ValueError(
             f"--hidden-size {t.hidden_size} must split into {t.num_heads} heads of even size (rotary embedding)"
         )
-    build_task(config.task)  # validates the task's settings
+    if task is None:
+        build_task(config.task)  # validates the task's settings
     act = config.model.act
     schedules = {"exploration": config.halt_exploration_schedule, "max-steps": config.halt_max_steps_schedule}
     for flag, schedule in schedules.items():

@@ -10,19 +10,18 @@ import torch
 
 from src.hrm.boardpath import generate_boards
 from src.hrm.evaluation.scaling import run_views
-from src.hrm.evaluation.views import view_rules
 from src.hrm.checkpoint import save_model
 from src.hrm.demo.page import standalone_page
 from src.hrm.demo.puzzles import board_problem, sudoku_problem
-from src.hrm.demo.trace import BOARDPATH, SUDOKU, Problem, board_text, solve, trace_from_records, wrong_cells
+from src.hrm.demo.trace import Problem, solve, trace_from_records
 from src.hrm.infer import main as infer_main
 from src.hrm.modeling import ACTConfig, HRMACTInner, HRMACTModelConfig, TransformerConfig
 from src.hrm.tasks import build_task
 
 PUZZLE = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
 MAX_STEPS, SIZE = 5, 6
-SUDOKU_RULES = view_rules(build_task(None))
-BOARD_RULES = view_rules(build_task({"name": "boardpath", "board_size": SIZE}))
+SUDOKU, BOARDS = build_task(None), build_task({"name": "boardpath", "board_size": SIZE})
+SUDOKU_RULES, BOARD_RULES = SUDOKU.view_rules(), BOARDS.view_rules()
 CPU = torch.device("cpu")
 
 
@@ -43,29 +42,29 @@ def tiny_model(seq_len: int, vocab_size: int, seed: int) -> HRMACTInner:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_sudoku_views_agree_with_run_views(seed):
     model = tiny_model(81, 10, seed)
-    problem = sudoku_problem(PUZZLE)
+    problem = sudoku_problem(SUDOKU, PUZZLE)
     trace = solve(model, SUDOKU_RULES, problem, 4, MAX_STEPS, CPU)
     run = run_views([model], problem.cells[None], 4, SUDOKU_RULES, 4, CPU, MAX_STEPS)
-    assert [v["answer"] for v in trace["views"]] == [board_text(SUDOKU, c) for c in run.candidates[0]]
+    assert [v["answer"] for v in trace["views"]] == [SUDOKU.cell_text(c) for c in run.candidates[0]]
     assert [v["accepted"] for v in trace["views"]] == run.accepted[0].tolist()
     for k, view in enumerate(trace["views"]):
         assert (view["halted_at"] is not None) == run.halted_by_q[0, k]
         assert len(view["frames"]) == run.segments[0, k]
         assert view["frames"][-1]["board"] == view["answer"]  # each view stops where it halts
     choice = run.choose()
-    assert trace["answer"] == board_text(SUDOKU, choice.answers[0])
+    assert trace["answer"] == SUDOKU.cell_text(choice.answers[0])
     assert trace["chosen_view"] == choice.winning_view[0] and trace["accepted"] == choice.accepted[0]
 
 
 def test_board_views_agree_with_run_views():
     model = tiny_model(SIZE * SIZE, 6, 3)
     boards, answers = generate_boards(1, SIZE, 0.2, seed=4)
-    problem = Problem(BOARDPATH, SIZE, boards[0], answers[0])
+    problem = Problem(BOARDS, boards[0], answers[0])
     trace = solve(model, BOARD_RULES, problem, 8, MAX_STEPS, CPU)
     run = run_views([model], boards, 8, BOARD_RULES, 8, CPU, MAX_STEPS)
-    assert [v["answer"] for v in trace["views"]] == [board_text(BOARDPATH, c) for c in run.candidates[0]]
+    assert [v["answer"] for v in trace["views"]] == [BOARDS.cell_text(c) for c in run.candidates[0]]
     assert [len(v["frames"]) for v in trace["views"]] == run.segments[0].tolist()
-    assert trace["puzzle"] == board_text(BOARDPATH, boards[0]) and len(trace["puzzle"]) == SIZE * SIZE
+    assert trace["puzzle"] == BOARDS.cell_text(boards[0]) and len(trace["puzzle"]) == SIZE * SIZE
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +80,7 @@ def test_one_view_is_what_infer_prints(tiny_checkpoint, capsys, no_halt):
     assert infer_main([str(tiny_checkpoint), "--puzzle", PUZZLE, "--json", "--device", "cpu", *flags]) == 0
     report = json.loads(capsys.readouterr().out)
     model = tiny_model(81, 10, 1)
-    trace = solve(model, SUDOKU_RULES, sudoku_problem(PUZZLE), 1, MAX_STEPS, CPU, no_halt=no_halt)
+    trace = solve(model, SUDOKU_RULES, sudoku_problem(SUDOKU, PUZZLE), 1, MAX_STEPS, CPU, no_halt=no_halt)
     frames = trace["views"][0]["frames"]
     assert [f["board"] for f in frames] == [s["board"] for s in report["segments"]]
     assert [f["q_halt"] for f in frames] == pytest.approx([s["q_halt"] for s in report["segments"]], abs=1e-6)
@@ -94,9 +93,9 @@ def test_one_view_is_what_infer_prints(tiny_checkpoint, capsys, no_halt):
 
 
 def test_frames_mark_changed_and_wrong_cells():
-    problem = sudoku_problem(PUZZLE)
+    problem = sudoku_problem(SUDOKU, PUZZLE)
     trace = solve(tiny_model(81, 10, 2), SUDOKU_RULES, problem, 1, MAX_STEPS, CPU, no_halt=True)
-    previous, solution = board_text(SUDOKU, problem.cells), trace["solution"]
+    previous, solution = SUDOKU.cell_text(problem.cells), trace["solution"]
     for f in trace["views"][0]["frames"]:
         assert f["changed"] == [i for i in range(81) if f["board"][i] != previous[i]]
         assert f["wrong"] == [i for i in range(81) if PUZZLE[i] == "." and f["board"][i] != solution[i]]
@@ -105,7 +104,7 @@ def test_frames_mark_changed_and_wrong_cells():
 
 
 def test_records_make_the_same_trace():
-    model, problem = tiny_model(81, 10, 0), sudoku_problem(PUZZLE)
+    model, problem = tiny_model(81, 10, 0), sudoku_problem(SUDOKU, PUZZLE)
     trace = solve(model, SUDOKU_RULES, problem, 1, MAX_STEPS, CPU, no_halt=True)
     records = [{**f, "board": np.array([int(c) for c in f["board"]])} for f in trace["views"][0]["frames"]]
     assert trace_from_records(problem, SUDOKU_RULES, records, MAX_STEPS) == trace
@@ -113,18 +112,19 @@ def test_records_make_the_same_trace():
 
 def test_any_shortest_path_is_right_and_a_broken_one_is_marked():
     board = "S..\n...\n..E"
-    problem = board_problem(board, 3)
+    task = build_task({"name": "boardpath", "board_size": 3})
+    problem = board_problem(task, board)
     detour = np.array(problem.cells)
     detour[[3, 6, 7]] = 5  # down the left side and along the bottom: a shortest path, not the canonical one
-    assert board_text(BOARDPATH, problem.answer) == "S**..*..E"
-    assert not wrong_cells(problem, detour[None]).any()
+    assert task.cell_text(problem.answer) == "S**..*..E"
+    assert not task.wrong_cells(problem.cells, problem.answer, detour[None]).any()
     loop = np.array(problem.cells)
     loop[[1, 2, 5, 3]] = 5  # one cell too many: not a path
-    assert wrong_cells(problem, loop[None])[0, 3]
+    assert task.wrong_cells(problem.cells, problem.answer, loop[None])[0, 3]
 
 
 def test_standalone_page_is_self_contained():
-    trace = solve(tiny_model(81, 10, 0), SUDOKU_RULES, sudoku_problem(PUZZLE), 2, MAX_STEPS, CPU)
+    trace = solve(tiny_model(81, 10, 0), SUDOKU_RULES, sudoku_problem(SUDOKU, PUZZLE), 2, MAX_STEPS, CPU)
     trace["answer"] = "</script><script>alert(1)</script>"  # must stay inside the JSON
     page = standalone_page(trace, title="tiny <model>")
     assert "/static/" not in page and not re.search(r"""(src|href)=["'](?!data:)""", page)

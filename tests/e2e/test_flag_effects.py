@@ -70,6 +70,6 @@ def test_evaluate_min_path_draws_only_boards_whose_shortest_path_is_that_long():
     lengths = {}
     for min_path in (0, 14):
         args = evaluate.parse_args([BOARDPATH, "--num", "12", "--seed", "1", "--min-path", str(min_path)])
-        _, answers = evaluate.board_set(args, task)
+        answers = task.evaluation_rows(args).targets
         lengths[min_path] = (np.asarray(answers) == PATH).sum(axis=1) + 1  # steps: the path's cells and one
     assert lengths[14].min() >= 14 > lengths[0].min()

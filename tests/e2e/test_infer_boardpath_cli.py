@@ -115,11 +115,13 @@ def test_bad_input_is_one_line(checkpoints, capsys, tmp_path, which, args, messa
 
 
 def test_the_right_path_is_drawn_in_the_path_colour(tmp_path):
-    from src.hrm.analysis.frames import PATH_COLOUR, WRONG, Caption, board_frame
+    from src.hrm.frames import PATH_COLOUR, WRONG, Caption, board_frame
+    from src.hrm.tasks.boardpath import PALETTE
 
     boards, answers = generate_boards(1, SIZE, 0.3, min_path=4, seed=9)
     right = np.ones(SIZE * SIZE, dtype=bool)
-    image = board_frame(boards[0], answers[0], right, np.zeros(SIZE * SIZE, bool), SIZE, Caption(1, 0.5, 0.5, False))
+    image = board_frame(boards[0], answers[0], right, np.zeros(SIZE * SIZE, bool), SIZE, Caption(1, 0.5, 0.5, False),
+                        PALETTE)
     colours = {colour for _, colour in image.getcolors(maxcolors=100000)}
     assert PATH_COLOUR in colours and WRONG not in colours
 

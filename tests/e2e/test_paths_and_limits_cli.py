@@ -9,7 +9,9 @@ import stat
 import pytest
 
 from src.hrm import analyze, evaluate, infer, make_dataset, train
+from src.hrm.evaluation.report import MAX_ROWS
 from src.hrm.sudoku.files import read_puzzle_file
+from src.hrm.tasks.boardpath import MAX_BOARD_FILE
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 CHECKPOINT = str(REPO / "checkpoints/hrm-act-sudoku.safetensors")
@@ -84,7 +86,7 @@ def test_a_device_as_the_input_is_refused_not_read_without_end(tmp_path, capsys,
 
 def test_a_board_file_far_larger_than_a_board_is_refused(tmp_path, capsys):
     board = tmp_path / "board.txt"
-    board.write_text("." * (infer.MAX_BOARD_FILE + 1))
+    board.write_text("." * (MAX_BOARD_FILE + 1))
     assert exit_code(infer.main, [BOARDPATH, "--device", "cpu", "--board", str(board)]) == 2
     assert "more than the" in one_line(capsys)
 
@@ -92,7 +94,7 @@ def test_a_board_file_far_larger_than_a_board_is_refused(tmp_path, capsys):
 def test_more_generated_puzzles_than_memory_holds_is_one_line_before_any_work(capsys):
     args = [CHECKPOINT, "--device", "cpu", "--difficulty", "easy,hard", "--num", "10000000000000"]
     assert exit_code(evaluate.main, args) == 2
-    assert f"more than the {evaluate.MAX_GENERATED:,}" in one_line(capsys)
+    assert f"more than the {MAX_ROWS:,}" in one_line(capsys)
 
 
 @pytest.mark.parametrize("flag,value", [("--batch-size", "1000000000"), ("--hidden-size", "1000000")])

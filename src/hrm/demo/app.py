@@ -31,7 +31,7 @@ from .puzzles import (
     rated_sudoku,
     sudoku_problem,
 )
-from .trace import BOARDPATH, MAX_VIEWS, SUDOKU, board_text
+from .trace import MAX_VIEWS
 
 MAX_BODY = 256 * 1024  # a 256×256 board, the largest a checkpoint may hold, is 66 KB of text
 MAX_SEED = 2**63
@@ -100,24 +100,24 @@ def create_app(models: dict[str, LoadedModel]) -> FastAPI:
         found = {"task": task, "size": model.size, "seed": seed, "difficulty": None, "rating": None}
         if difficulty is not None and rating is not None:
             raise PuzzleError("give a difficulty or a rating, not both")
-        if task == BOARDPATH:
+        if task == "boardpath":
             if difficulty is not None or rating is not None:
                 raise PuzzleError("path boards have no difficulty or rating; give a seed or nothing")
             problem = generated_board(model.task, seed)
         elif rating is not None:
-            problem, found["rating"] = rated_sudoku(rating, seed)
+            problem, found["rating"] = rated_sudoku(model.task, rating, seed)
         else:
             found["difficulty"] = difficulty or "medium"
-            problem = generated_sudoku(found["difficulty"], seed)
-        return {**found, "puzzle": board_text(task, problem.cells)}
+            problem = generated_sudoku(model.task, found["difficulty"], seed)
+        return {**found, "puzzle": model.task.cell_text(problem.cells)}
 
     @app.post("/api/solve")
     def solve(request: SolveRequest, http: Request):
         model = loaded(request.task)
-        if request.task == SUDOKU:
-            problem = sudoku_problem(request.puzzle)
+        if request.task == "sudoku":
+            problem = sudoku_problem(model.task, request.puzzle)
         else:
-            problem = board_problem(request.puzzle, model.size)
+            problem = board_problem(model.task, request.puzzle)
         # Asked from this worker thread once the model is free: a client that left while queued costs nothing.
         gone = lambda: anyio.from_thread.run(http.is_disconnected)  # noqa: E731
         try:

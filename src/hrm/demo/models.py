@@ -11,11 +11,9 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import load_model, read_metadata
-from ..evaluation.views import ViewRules, view_rules
+from ..evaluation.views import ViewRules
 from ..tasks import task_from_metadata
-from ..tasks.boardpath import BoardpathTask
-from ..tasks.sudoku import SudokuBoards
-from .trace import BOARDPATH, SUDOKU, Problem, solve
+from .trace import Problem, solve
 
 SHIPPED = [Path(__file__).resolve().parents[3] / "checkpoints" / name
            for name in ("hrm-act-sudoku.safetensors", "hrm-act-boardpath.safetensors")]
@@ -37,7 +35,7 @@ class LoadedModel:
 
     @property
     def size(self) -> int:
-        return 9 if isinstance(self.task, SudokuBoards) else self.task.config.board_size
+        return self.task.side
 
     def solve(self, problem: Problem, views: int, no_halt: bool = False, gone=None) -> dict:
         """The trace of one solve (`trace.solve`), the model's lock held throughout. `gone()`, asked once the lock
@@ -53,13 +51,15 @@ class ClientGone(Exception):
     """The client of a queued solve disconnected before its turn."""
 
 
+# The puzzles the page knows how to ask for and draw (static/app.js), by task family.
+FAMILIES = ("sudoku", "boardpath")
+
+
 def task_kind(task) -> str:
     """The demo's name for what a checkpoint solves: `sudoku` (generated or dataset-trained) or `boardpath`."""
-    if isinstance(task, SudokuBoards):
-        return SUDOKU
-    if isinstance(task, BoardpathTask):
-        return BOARDPATH
-    raise ValueError(f"task {task.name} is not one the demo shows (sudoku, boardpath)")
+    if task.family not in FAMILIES:
+        raise ValueError(f"task {task.name} is not one the demo shows ({', '.join(FAMILIES)})")
+    return task.family
 
 
 def load_models(paths, device: torch.device) -> dict[str, LoadedModel]:
@@ -74,5 +74,5 @@ def load_models(paths, device: torch.device) -> dict[str, LoadedModel]:
             raise ValueError(f"{path}: {err}") from None
         if kind in models:
             raise ValueError(f"two {kind} checkpoints ({models[kind].name}, {path.name}): give one per task")
-        models[kind] = LoadedModel(path.name, load_model(path, device=device).eval(), task, device, view_rules(task))
+        models[kind] = LoadedModel(path.name, load_model(path, device=device).eval(), task, device, task.view_rules())
     return models

@@ -10,10 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..evaluation.views import view_rules
 from ..file_io import write_text_atomically
-from .models import task_kind
-from .trace import SUDOKU, Problem, trace_from_records
+from .trace import Problem, trace_from_records
 
 STATIC = Path(__file__).parent / "static"  # the page, its stylesheet and script: served by app.py, inlined here
 _STYLESHEET = '<link rel="stylesheet" href="/static/demo.css">'
@@ -38,11 +36,9 @@ def standalone_page(trace: dict, title: str = "") -> str:
 def run_page(task, puzzle, answer, records: list[dict], max_segments: int, title: str = "") -> str:
     """The page of one `infer` run: its Task, puzzle and answer (the solution or shortest path; None when the
     Sudoku has no unique one), and its per-segment records (segment, board, q_halt, q_continue, halts)."""
-    kind = task_kind(task)
-    size = 9 if kind == SUDOKU else task.config.board_size
     answer = None if answer is None else np.asarray(answer).reshape(-1)
-    problem = Problem(kind, size, np.asarray(puzzle).reshape(-1), answer)
-    return standalone_page(trace_from_records(problem, view_rules(task), records, max_segments), title)
+    problem = Problem(task, np.asarray(puzzle).reshape(-1), answer)
+    return standalone_page(trace_from_records(problem, task.view_rules(), records, max_segments), title)
 
 
 def write_page(path, text: str) -> None:

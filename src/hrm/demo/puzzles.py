@@ -13,7 +13,7 @@ from ..boardpath import parse_board, solve_board
 from ..sudoku import Difficulty, count_solutions, generate_sudoku, parse_puzzle, solve
 from ..sudoku.mining import run_chains
 from ..sudoku.prng import base_seed
-from .trace import BOARDPATH, SUDOKU, Problem
+from .trace import Problem
 
 # Rating buckets offered: what the miner finds on one core in well under a second (docs/demo.md). Ratings
 # of 100 and more take seconds per puzzle with a long tail, too slow to wait for in a page.
@@ -29,7 +29,7 @@ class PuzzleTimeout(PuzzleError):
     """No puzzle of the kind asked for was found in time: not the client's fault, try again."""
 
 
-def sudoku_problem(text: str) -> Problem:
+def sudoku_problem(task, text: str) -> Problem:
     """A typed Sudoku (81 cells: digits, `0` or `.` for empty; spaces and `|-+` ignored) with its unique solution."""
     try:
         grid = parse_puzzle(text)
@@ -40,11 +40,12 @@ def sudoku_problem(text: str) -> Problem:
         raise PuzzleError("the puzzle has no solution")
     if count > 1:
         raise PuzzleError("the puzzle has several solutions; the demo needs one to mark right and wrong digits")
-    return Problem(SUDOKU, 9, grid.reshape(81), np.asarray(solve(grid), dtype=np.int8).reshape(81))
+    return Problem(task, grid.reshape(81), np.asarray(solve(grid), dtype=np.int8).reshape(81))
 
 
-def board_problem(text: str, size: int) -> Problem:
+def board_problem(task, text: str) -> Problem:
     """A typed path board (rows of `. # S E`; or its N² cells on one line) of the model's size, E reachable."""
+    size = task.side
     if "\n" not in text.strip() and len(text.strip()) == size * size:
         line = text.strip()
         text = "\n".join(line[r * size : (r + 1) * size] for r in range(size))
@@ -57,20 +58,20 @@ def board_problem(text: str, size: int) -> Problem:
     answer = solve_board(board, size)
     if answer is None:
         raise PuzzleError("E cannot be reached from S")
-    return Problem(BOARDPATH, size, board, answer)
+    return Problem(task, board, answer)
 
 
-def generated_sudoku(difficulty: str, seed: int) -> Problem:
+def generated_sudoku(task, difficulty: str, seed: int) -> Problem:
     """The generator's puzzle of a difficulty (`easy`, ..., `extreme`) for a seed, as `infer DIFFICULTY --seed`."""
     try:
         level = Difficulty.from_name(difficulty)
     except ValueError as err:
         raise PuzzleError(str(err)) from None
     puzzle, solution = generate_sudoku(level, rng=seed)
-    return Problem(SUDOKU, 9, puzzle.reshape(81), solution.reshape(81))
+    return Problem(task, puzzle.reshape(81), solution.reshape(81))
 
 
-def rated_sudoku(bucket: str, seed: int, seconds: float | None = None) -> tuple[Problem, int]:
+def rated_sudoku(task, bucket: str, seed: int, seconds: float | None = None) -> tuple[Problem, int]:
     """A puzzle rated in a bucket of RATINGS (the solver's guesses, `rate_difficulty`) and its rating: the first
     the miner's chains 0, 1, ... of this seed give, starting from extreme puzzles; PuzzleTimeout after `seconds`
     (default RATING_SECONDS)."""
@@ -85,7 +86,7 @@ def rated_sudoku(bucket: str, seed: int, seconds: float | None = None) -> tuple[
         puzzles, solutions, ratings, _, counts, _ = run_chains(Difficulty.EXTREME, low, high, 1, base_seed(seed),
                                                                chain, 1)
         if counts[0]:
-            return Problem(SUDOKU, 9, puzzles[0, 0].copy(), solutions[0].copy()), int(ratings[0, 0])
+            return Problem(task, puzzles[0, 0].copy(), solutions[0].copy()), int(ratings[0, 0])
         chain += 1
     raise PuzzleTimeout(f"no puzzle rated {bucket} found in {seconds:g} s; try again or another rating")
 
@@ -93,7 +94,7 @@ def rated_sudoku(bucket: str, seed: int, seconds: float | None = None) -> tuple[
 def generated_board(task, seed: int) -> Problem:
     """Board `seed` of the boardpath task's evaluation stream (`infer BOARDPATH_CHECKPOINT --seed`)."""
     boards, answers = task.boards(1, seed)
-    return Problem(BOARDPATH, task.config.board_size, boards[0], answers[0])
+    return Problem(task, boards[0], answers[0])
 
 
 def fresh_seed() -> int:

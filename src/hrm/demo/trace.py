@@ -6,8 +6,8 @@ A *trace* is what the page plays and what `POST /api/solve` returns:
      "views": [{"frames": [...], "halted_at", "answer", "accepted"}, ...],   # view 0: the puzzle as given
      "answer", "chosen_view", "accepted", "solved"}
 
-Boards are strings of one character per cell, row-major: Sudoku digits with `0` for empty; path-finding
-boards in the legend `. # S E *`. A frame is `{segment, board, changed, wrong, q_halt, q_continue, halts,
+Boards are strings of one character per cell, row-major (the task's `cell_text`): Sudoku digits with `0` for
+empty; path-finding boards in the legend `. # S E *`. A frame is `{segment, board, changed, wrong, q_halt, q_continue, halts,
 solved}`, `changed` and `wrong` being cell indices and the Q values sigmoids. Views (the puzzle under its task's
 symmetries, `evaluation/views.py`) are mapped back to the original frame, so all boards line up.
 """
@@ -17,13 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..boardpath import PATH, score_paths
-from ..boardpath.board import GLYPHS
 from ..evaluation.inference import run_segments
 from ..evaluation.scaling import ViewRun
-from ..evaluation.views import ViewRules, sudoku_accepts
+from ..evaluation.views import ViewRules
+from ..tasks import Task
 
-SUDOKU, BOARDPATH = "sudoku", "boardpath"
 MAX_VIEWS = 8  # a square board has 8 symmetries; Sudoku views are capped alike to keep a solve quick
 
 
@@ -31,39 +29,15 @@ MAX_VIEWS = 8  # a square board has 8 symmetries; Sudoku views are capped alike 
 class Problem:
     """What the model is given, in the token layout of its task."""
 
-    task: str  # SUDOKU or BOARDPATH
-    size: int  # 9, or N of an N×N board
-    cells: np.ndarray  # int8 [size²], the model's input
-    answer: np.ndarray | None  # int8 [size²]: the unique Sudoku solution, or the board's canonical shortest path
-
-
-def board_text(task: str, row) -> str:
-    """A board as one character per cell: Sudoku digits (0 empty), or a path board's `. # S E *`."""
-    row = np.asarray(row).reshape(-1)
-    if task == SUDOKU:
-        return "".join(str(int(v)) for v in row)
-    return "".join(GLYPHS[v] if 0 <= v < len(GLYPHS) else "?" for v in row.tolist())
-
-
-def wrong_cells(problem: Problem, boards: np.ndarray) -> np.ndarray:
-    """[K, L] bool: Sudoku blanks that differ from the solution; path cells off every shortest path (the cells
-    drawn in red, as in the GIFs)."""
-    if problem.answer is None:
-        return np.zeros(boards.shape, dtype=bool)
-    if problem.task == SUDOKU:
-        return (problem.cells == 0) & (boards != problem.answer)
-    _, shortest = score_paths(np.repeat(problem.cells[None], len(boards), 0), boards, problem.size)
-    return (boards == PATH) & (boards != problem.answer) & ~shortest[:, None]
+    task: Task  # the checkpoint's task: it draws, checks and scores the boards
+    cells: np.ndarray  # int8 [side²], the model's input
+    answer: np.ndarray | None  # int8 [side²]: the unique Sudoku solution, or the board's canonical shortest path
 
 
 def is_solved(problem: Problem, board: np.ndarray) -> bool:
     """Sudoku: the board is the solution (without a unique one: a valid solution); a path board: it marks a
     shortest path."""
-    if problem.task == SUDOKU:
-        if problem.answer is None:
-            return bool(sudoku_accepts(problem.cells[None], board[None])[0])
-        return bool((board == problem.answer).all())
-    return bool(score_paths(problem.cells[None], board[None], problem.size)[1][0])
+    return problem.task.outcome(problem.cells, problem.answer, board)[1]
 
 
 def frame(problem: Problem, segment: int, board, previous, q_halt: float, q_continue: float, halts: bool) -> dict:
@@ -71,9 +45,9 @@ def frame(problem: Problem, segment: int, board, previous, q_halt: float, q_cont
     board = np.asarray(board).reshape(-1)
     return {
         "segment": segment,
-        "board": board_text(problem.task, board),
+        "board": problem.task.cell_text(board),
         "changed": np.flatnonzero(board != np.asarray(previous).reshape(-1)).tolist(),
-        "wrong": np.flatnonzero(wrong_cells(problem, board[None])[0]).tolist(),
+        "wrong": np.flatnonzero(problem.task.wrong_cells(problem.cells, problem.answer, board[None])[0]).tolist(),
         "q_halt": round(float(q_halt), 6),
         "q_continue": round(float(q_continue), 6),
         "halts": bool(halts),
@@ -141,12 +115,10 @@ def assemble(problem: Problem, rules: ViewRules, max_segments: int, frames: list
     choice = run.choose()
     answer = choice.answers[0]
 
-    def text(row) -> str:
-        return board_text(problem.task, row)
-
+    text = problem.task.cell_text
     return {
-        "task": problem.task,
-        "size": problem.size,
+        "task": problem.task.family,
+        "size": problem.task.side,
         "puzzle": text(problem.cells),
         "solution": None if problem.answer is None else text(problem.answer),
         "max_segments": max_segments,

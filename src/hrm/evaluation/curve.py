@@ -9,22 +9,25 @@ writes them with `write_curve` as one JSON file and one PNG.
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..file_io import save_figure, write_text_atomically
-from ..tasks import Task
 from .scaling import ViewRun, run_views, stop_rule
-from .views import Q_RULES, Choice, view_rules
+from .views import Q_RULES, Choice
+
+if TYPE_CHECKING:  # evaluation sits below tasks: a task is handed in, never imported
+    from ..tasks import Task
 
 
-def measure_views(task: Task, models, inputs: np.ndarray, targets: np.ndarray, groups: np.ndarray, names: list[str],
+def measure_views(task: "Task", models, inputs: np.ndarray, targets: np.ndarray, groups: np.ndarray, names: list[str],
                   views: int, *, seed: int, batch_size: int, device, max_segments: int | None = None,
                   autocast_dtype=None, agree: int | None = None) -> dict:  # fmt: skip
     """Solve `views` views of every puzzle with every checkpoint (`run_views`), timed, scored by the task
     (is_correct against targets): the numbers of summarize_run."""
     start = time.perf_counter()
-    run = run_views(models, inputs, views, view_rules(task, seed), batch_size, device, max_segments, autocast_dtype,
+    run = run_views(models, inputs, views, task.view_rules(seed), batch_size, device, max_segments, autocast_dtype,
                     agree)  # fmt: skip
     seconds = time.perf_counter() - start
     choice = run.choose()

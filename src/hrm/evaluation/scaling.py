@@ -22,12 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..checkpoint import CheckpointError, read_metadata
 from ..modeling import HiddenStates, HRMACTInner
 from ..modeling.act import inference_halts
 from ..sudoku.augment import Transform
-from ..tasks import Task, task_from_metadata
-from ..tasks.sudoku import SudokuBoards
 from .inference import initial_hidden_states, predicted_board
 from .views import Choice, ViewRules, choose_answers, choose_by_q
 
@@ -178,31 +175,3 @@ def _agreed(candidates: np.ndarray, accepted: np.ndarray, running: np.ndarray, a
         if any(counts[keys[v]] >= need for v in np.flatnonzero(accepted[puzzle])):
             found.append(puzzle)
     return np.array(found, dtype=np.int64)
-
-
-def describe(task: Task) -> str:
-    """What a checkpoint solves, for messages: "Sudoku" or "boardpath 10x10"."""
-    if isinstance(task, SudokuBoards):
-        return "Sudoku"
-    return f"{task.name} {task.config.board_size}x{task.config.board_size}"
-
-
-def ensemble_paths(checkpoint: str, ensemble: str | None, task: Task) -> list[str]:
-    """The checkpoint and those of --ensemble (comma-separated), each checked to solve the same task as `task`
-    (the checkpoint's); a bad entry is a ValueError naming it."""
-    if ensemble is None:
-        return [checkpoint]
-    others = [part.strip() for part in ensemble.split(",")]
-    if not all(others):
-        raise ValueError(f"--ensemble must be comma-separated checkpoint files, got {ensemble!r}")
-    for path in others:
-        try:
-            other = task_from_metadata(read_metadata(path))
-        except CheckpointError as err:  # its message names the file
-            raise ValueError(f"--ensemble {err}") from None
-        except ValueError as err:
-            raise ValueError(f"--ensemble {path}: {err}") from None
-        if describe(other) != describe(task):
-            raise ValueError(f"--ensemble {path}: a {describe(other)} checkpoint; {checkpoint} is a {describe(task)}"
-                             " checkpoint, and only views of one task can be pooled")  # fmt: skip
-    return [checkpoint, *others]

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..file_io import NotARegularFile, bounded_lines, open_regular, write_text_atomically
+from ..hub import resolve_hub_path
 from .bfs import PATH_BAD_CELL, PATH_BROKEN, PATH_CHANGED, PATH_LONGER, PATH_OK
 from .scoring import check_paths, solve_mazes
 from .tokens import GOAL, PATH, START, text_to_tokens, tokens_to_text
 
-HF_PREFIX = "hf://"
 HF_DATASET = "hf://sapientinc/maze-30x30-hard-1k"
 _COLUMNS = ("source", "question", "answer", "rating")
 
@@ -46,23 +46,7 @@ class MazeSet:
 
 def resolve_maze_path(data: str, default_file: str = "train.csv") -> str:
     """A local path: the file itself, or hf://owner/dataset[/file] downloaded once to the Hugging Face cache."""
-    if not data.startswith(HF_PREFIX):
-        return data
-    parts = data[len(HF_PREFIX):].strip("/").split("/")
-    if len(parts) < 2 or not all(parts):
-        raise MazeFileError(f"{data}: expected hf://<owner>/<dataset>[/<file>], e.g. {HF_DATASET}")
-    repo, filename = "/".join(parts[:2]), "/".join(parts[2:]) or default_file
-    manual = f"or download {filename} from https://huggingface.co/datasets/{repo} and pass its path"
-    try:
-        from huggingface_hub import hf_hub_download
-    except ImportError:
-        raise MazeFileError(f"{data}: reading hf:// needs the huggingface_hub package (pip install huggingface_hub)"
-                            f" and network; {manual}") from None
-    try:
-        return hf_hub_download(repo_id=repo, filename=filename, repo_type="dataset")
-    except Exception as err:  # network, missing file, authentication: all one line for the user
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise MazeFileError(f"{data}: download failed ({reason}); {manual}") from None
+    return resolve_hub_path(data, default_file, MazeFileError, HF_DATASET)
 
 
 def read_maze_file(data: str | os.PathLike, limit: int | None = None, default_file: str = "train.csv") -> MazeSet:

@@ -51,6 +51,23 @@ class PuzzleSet:
                          pick(self.ratings), pick(self.sources))
 
 
+    def rated_within(self, min_rating: int | None, max_rating: int | None, name: str) -> "PuzzleSet":
+        """The rows rated within [min_rating, max_rating]; an error if a bound is given and the file has no ratings
+        (`name`: the file as the user named it)."""
+        if min_rating is None and max_rating is None:
+            return self
+        if self.ratings is None:
+            raise PuzzleFileError(f"{name}: --min-rating/--max-rating need a rating column, and this file has none")
+        keep = np.ones(len(self), dtype=bool)
+        if min_rating is not None:
+            keep &= self.ratings >= min_rating
+        if max_rating is not None:
+            keep &= self.ratings <= max_rating
+        if not keep.any():
+            raise PuzzleFileError(f"{name}: no row is rated within [{min_rating}, {max_rating}]")
+        return self.select(keep)
+
+
 def read_puzzle_file(path: str | os.PathLike, limit: int | None = None) -> PuzzleSet:
     """Read up to `limit` puzzles from a plain or CSV puzzle file."""
     if not os.path.exists(path):

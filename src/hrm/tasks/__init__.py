@@ -4,7 +4,8 @@ import dataclasses
 import json
 import typing
 
-from .base import RowSource, Shard, Task, TaskError
+from ..checkpoint import CheckpointError, read_metadata
+from .base import Case, RowSource, Shard, Task, TaskError
 from .boardpath import BoardpathTask
 from .sudoku import SudokuTask
 from .sudoku_dataset import SudokuDatasetTask
@@ -70,7 +71,28 @@ def task_from_metadata(metadata: dict[str, str]) -> Task:
     return build_task(settings)
 
 
+
+def ensemble_paths(checkpoint: str, ensemble: str | None, task: Task) -> list[str]:
+    """The checkpoint and those of --ensemble (comma-separated), each checked to solve the same task as `task`
+    (the checkpoint's); a bad entry is a ValueError naming it."""
+    if ensemble is None:
+        return [checkpoint]
+    others = [part.strip() for part in ensemble.split(",")]
+    if not all(others):
+        raise ValueError(f"--ensemble must be comma-separated checkpoint files, got {ensemble!r}")
+    for path in others:
+        try:
+            other = task_from_metadata(read_metadata(path))
+        except CheckpointError as err:  # its message names the file
+            raise ValueError(f"--ensemble {err}") from None
+        except ValueError as err:
+            raise ValueError(f"--ensemble {path}: {err}") from None
+        if other.describe() != task.describe():
+            raise ValueError(f"--ensemble {path}: a {other.describe()} checkpoint; {checkpoint} is a {task.describe()}"
+                             " checkpoint, and only views of one task can be pooled")  # fmt: skip
+    return [checkpoint, *others]
+
 __all__ = [
-    "DEFAULT_TASK", "TASKS", "RowSource", "Shard", "Task", "TaskError", "build_task", "default_settings",
-    "task_from_metadata",
+    "DEFAULT_TASK", "TASKS", "Case", "RowSource", "Shard", "Task", "TaskError", "build_task", "default_settings",
+    "ensemble_paths", "task_from_metadata",
 ]

@@ -1,19 +1,24 @@
-"""What a task is: what the model sees, where training rows come from, and how a prediction is scored.
+"""What a task is: what the model sees, where training rows come from, how a prediction is scored and shown.
 
-The trainer, `infer` and `evaluate` know tasks only through this interface. A task's
-settings are plain data (a dataclass) that travels in checkpoint metadata, so a checkpoint
+The trainer, `infer`, `evaluate`, `analyze` and the demo know tasks only through this interface.
+A task's settings are plain data (a dataclass) that travels in checkpoint metadata, so a checkpoint
 says which task it was trained on and with which settings.
 """
 
 import argparse
 import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
 import torch
 
+from ..evaluation.views import ViewRules
 from .row_queue import RowQueue
+
+# A changed cell on a terminal: bold yellow, then back to plain.
+ANSI_CHANGED, ANSI_RESET = "\x1b[1;33m", "\x1b[0m"
 
 
 class TaskError(ValueError):
@@ -150,6 +155,40 @@ class StreamRows(RowSource):
         self.queue.load_state_dict({key: state[f"queue.{key}"] for key in self.queue.state_dict()})
 
 
+@dataclasses.dataclass
+class Case:
+    """One puzzle as `infer` shows it: the model's input row, its answer, and the words around them."""
+
+    inputs: np.ndarray  # int8 [L]
+    answer: np.ndarray | None  # int8 [L]: the solution (a Sudoku's unique one, a board's canonical path); None: none
+    titles: tuple[str, str]  # the headings printed above the input and above the answer
+    keys: tuple[str, str]  # the input's and the answer's names in infer's --json object
+    fields: dict = dataclasses.field(default_factory=dict)  # more of that object: where the puzzle came from
+    from_user: bool = False  # typed in or read from a file (not generated)
+
+
+@dataclasses.dataclass
+class EvaluationRows:
+    """The rows `evaluate` scores, where they came from, and how its views report splits them."""
+
+    inputs: np.ndarray  # int8 [N, L]
+    targets: np.ndarray  # int8 [N, L]: the answers
+    source: str  # where the rows came from, in words (the report's second line)
+    groups: np.ndarray  # [N] each row's group (a difficulty, a rating bucket; one name for all when no groups)
+    group_names: list[str]  # the groups the reports list, in order ([]: no per-group rows)
+    summary_fields: dict = dataclasses.field(default_factory=dict)  # the summary's task fields after `source`
+    details: dict = dataclasses.field(default_factory=dict)  # what the task's report needs to know more
+
+
+@dataclasses.dataclass
+class EvaluationReport:
+    """A task's scores of its EvaluationRows, as evaluate prints them."""
+
+    solve_rate: float | None  # one guess under ACT halting: what the views report compares with
+    fields: dict  # the JSON object's fields after the summary
+    text: Callable[[dict], str]  # the printed report, given the summary (checkpoint, source, device, speed)
+
+
 class Task(ABC):
     """A task: its vocabulary and row length (the model config follows from them), its rows and its scoring."""
 
@@ -201,3 +240,84 @@ class Task(ABC):
 
     def check_resume(self, meta: dict) -> None:
         """Refuse to continue a run whose rows this task can no longer give (e.g. the dataset file changed)."""
+
+    # --- Solving one puzzle and showing it: infer, the demo, the GIFs ---------------------------------------
+
+    side: int  # the board's side: the row is side² cells
+
+    @property
+    def family(self) -> str:
+        """What the demo offers this task's checkpoints as (one checkpoint per family): every Sudoku task is
+        `sudoku`, whichever rows it was trained on."""
+        return self.name
+
+    def describe(self) -> str:
+        """What a checkpoint of this task solves, for messages; two checkpoints whose descriptions are equal solve
+        the same puzzles (so their views can be pooled)."""
+        return self.name
+
+    @abstractmethod
+    def view_rules(self, seed: int = 0) -> ViewRules:
+        """The task's test-time views (random ones drawn from `seed`) and its checker."""
+
+    @abstractmethod
+    def make_case(self, difficulty: str | None, text: str | None, file: str | None, seed: int | None) -> Case:
+        """The puzzle `infer` is asked for: a generated one (`difficulty`, `seed`; a random seed when None), one
+        typed in (`text`, its --puzzle) or one read from a board file (`file`, its --board). ValueError, one line,
+        for a request this task cannot take."""
+
+    def row_text(self, row) -> str:
+        """A row as the JSON reports write it."""
+        return self.format_row(row)
+
+    def cell_text(self, row) -> str:
+        """A row as one character per cell, row-major (the demo's boards)."""
+        return self.row_text(row).replace("\n", "")
+
+    @abstractmethod
+    def outcome(self, inputs: np.ndarray, answer: np.ndarray | None, board: np.ndarray) -> tuple[str, bool]:
+        """A predicted board's outcome in words, and whether it solves the puzzle."""
+
+    def segment_fields(self, inputs: np.ndarray, answer: np.ndarray | None, board: np.ndarray) -> dict:
+        """The task's own fields of a segment's record in infer's --json (plain values)."""
+        return {}
+
+    def final_fields(self, case: Case, board: np.ndarray) -> dict:
+        """The outcome fields ending infer's --json object."""
+        return {"solved": self.outcome(case.inputs, case.answer, board)[1]}
+
+    def closing_line(self, case: Case, board: np.ndarray) -> str | None:
+        """A last line infer prints under the segments, or None."""
+        return None
+
+    @abstractmethod
+    def mark_changes(self, picture: str, changed: np.ndarray, color: bool) -> str:
+        """`format_row`'s picture with the cells of `changed` [L] bool marked: coloured on a terminal, else by a
+        character that still reads in a log."""
+
+    @abstractmethod
+    def wrong_cells(self, inputs: np.ndarray, answer: np.ndarray | None, boards: np.ndarray) -> np.ndarray:
+        """[K, L] bool: the cells of boards [K, L] drawn as wrong (none when there is no answer to compare)."""
+
+    @abstractmethod
+    def frame(self, inputs: np.ndarray, answer: np.ndarray | None, board: np.ndarray, changed: np.ndarray,
+              caption) -> "PIL.Image.Image":  # noqa: F821
+        """One picture of a predicted board (a GIF frame, a tile of analyze's grid): `caption` a frames.Caption,
+        `changed` [L] bool outlined."""
+
+    # --- Scoring many puzzles: evaluate, analyze -------------------------------------------------------------
+
+    @abstractmethod
+    def evaluation_rows(self, args: argparse.Namespace) -> EvaluationRows:
+        """The rows evaluate is asked for by its flags (--difficulty, --data, --num, --seed, --workers, --limit,
+        --min-rating, --max-rating, --rating-buckets, --min-path), each checked: a flag this task cannot take, or
+        a bad value, is a ValueError naming it in one line."""
+
+    @abstractmethod
+    def evaluation_report(self, rows: EvaluationRows, predictions) -> EvaluationReport:
+        """The scores of `predictions` (evaluation.inference.BatchPredictions of the rows, ACT and fixed budget)."""
+
+    @abstractmethod
+    def sample_rows(self, count: int, seed: int, difficulty: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(inputs, targets) int8 [count, L] of fresh generated rows, deterministic in `seed` (analyze's); a task
+        with difficulties draws `difficulty`'s (its hardest when None)."""

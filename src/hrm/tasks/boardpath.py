@@ -8,17 +8,38 @@ path. Boards come from the seeded generator, row i of the stream from (seed, i).
 
 import argparse
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 import torch
 
-from ..boardpath import FLOOR, VOCAB_SIZE, board_to_string, generate_boards, score_paths
+from ..boardpath import (
+    END,
+    FLOOR,
+    PATH,
+    START,
+    VOCAB_SIZE,
+    WALL,
+    board_to_string,
+    generate_boards,
+    parse_board,
+    score_paths,
+    solve_board,
+)
+from ..boardpath.views import SQUARE_SYMMETRIES, board_views
 from ..checkpoint import MAX_SEQ_LEN
 from ..cli_types import fraction, non_negative_int, positive_int
-from .base import Shard, StreamRows, Task, TaskError
+from ..evaluation.boardpath import compute_path_metrics, format_path_report
+from ..evaluation.report import check_row_count
+from ..evaluation.views import ViewRules
+from ..file_io import FileTooLarge, NotARegularFile, read_text
+from ..frames import BoardPalette, board_frame
+from .base import ANSI_CHANGED, ANSI_RESET, Case, EvaluationReport, EvaluationRows, Shard, StreamRows, Task, TaskError
 
 TRAIN_STREAM, EVALUATION_STREAM = 1, 2  # evaluation boards never repeat training boards of the same seed
+MAX_BOARD_FILE = 1 << 20  # a board file is a few hundred characters; more is not a board
+PALETTE = BoardPalette(wall=WALL, start=START, end=END, path=PATH)
 
 
 @dataclass
@@ -56,6 +77,7 @@ class BoardpathTask(Task):
         if config.board_size**2 > MAX_SEQ_LEN:  # the model attends over every cell at once
             raise TaskError(f"--board-size must be at most {math.isqrt(MAX_SEQ_LEN)}, got {config.board_size}")
         self.seq_len = config.board_size**2
+        self.side = config.board_size
 
     def boards(self, count: int, seed: int, stream: int = EVALUATION_STREAM, start: int = 0, workers=None):
         """Boards and their canonical answers, int8 [count, N²], from a seeded stream."""
@@ -78,6 +100,95 @@ class BoardpathTask(Task):
 
     def format_row(self, row) -> str:
         return board_to_string(row, self.config.board_size)
+
+    def describe(self) -> str:
+        return f"{self.name} {self.side}x{self.side}"
+
+    def view_rules(self, seed: int = 0) -> ViewRules:
+        """The 8 symmetries of the square; the checker accepts a simple S→E path over floor cells, walls, S and E
+        kept (not necessarily shortest: it tests the rules, it does not search)."""
+        return ViewRules(partial(board_views, size=self.side), self.accepts, self.loss_mask, SQUARE_SYMMETRIES)
+
+    def accepts(self, boards: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        return score_paths(boards, candidates, self.side)[0]
+
+    def make_case(self, difficulty, text, file, seed) -> Case:
+        """A board from --board FILE, or board `seed` of the evaluation stream (a random one without a seed)."""
+        if difficulty is not None or text is not None:
+            raise ValueError(f"a {self.name} checkpoint solves boards: give --board FILE or --seed S, not a Sudoku")
+        titles, keys = ("Board:", "Shortest path (BFS):"), ("board", "answer")
+        if file is None:
+            seed = seed if seed is not None else int(np.random.default_rng().integers(2**63))
+            boards, answers = self.boards(1, seed)
+            return Case(boards[0], answers[0], titles, keys)
+        try:
+            board, found = parse_board(read_text(file, limit=MAX_BOARD_FILE))
+        except (NotARegularFile, FileTooLarge) as err:
+            raise ValueError(f"--board {err}") from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise ValueError(f"--board {file}: cannot read it ({type(err).__name__})") from None
+        except ValueError as err:
+            raise ValueError(f"--board {file}: {err}") from None
+        if found != self.side:
+            raise ValueError(f"--board {file}: a {found}x{found} board; this model solves {self.side}x{self.side} boards")
+        answer = solve_board(board, self.side)
+        if answer is None:
+            raise ValueError(f"--board {file}: E cannot be reached from S")
+        return Case(board, answer, titles, keys, from_user=True)
+
+    def outcome(self, inputs, answer, board) -> tuple[str, bool]:
+        valid, shortest = score_paths(np.asarray(inputs)[None], np.asarray(board)[None], self.side)
+        words = "a shortest path" if shortest[0] else "a path, not the shortest" if valid[0] else "not a path"
+        return words, bool(shortest[0])
+
+    def segment_fields(self, inputs, answer, board) -> dict:
+        valid, shortest = score_paths(np.asarray(inputs)[None], np.asarray(board)[None], self.side)
+        return {"valid_path": bool(valid[0]), "shortest_path": bool(shortest[0]),
+                "exact": bool((np.asarray(board) == answer).all())}  # fmt: skip
+
+    def mark_changes(self, picture, changed, color) -> str:
+        """Colour on a terminal, else `+` (now on the path) or `,` (now off it)."""
+        lines = [list(line) for line in picture.split("\n")]
+        for r, c in zip(*np.nonzero(np.asarray(changed, dtype=bool).reshape(self.side, self.side))):
+            char = lines[r][c]
+            lines[r][c] = f"{ANSI_CHANGED}{char}{ANSI_RESET}" if color else {"*": "+", ".": ","}.get(char, char)
+        return "\n".join("".join(line) for line in lines)
+
+    def wrong_cells(self, inputs, answer, boards) -> np.ndarray:
+        """Path cells off every shortest path: not the canonical path's, on a board that marks no shortest one."""
+        boards = np.asarray(boards)
+        if answer is None:
+            return np.zeros(boards.shape, dtype=bool)
+        _, shortest = score_paths(np.repeat(np.asarray(inputs)[None], len(boards), 0), boards, self.side)
+        return (boards == PATH) & (boards != answer) & ~shortest[:, None]
+
+    def frame(self, inputs, answer, board, changed, caption):
+        right = ~self.wrong_cells(inputs, answer, np.asarray(board)[None])[0]
+        return board_frame(inputs, board, right, changed, self.side, caption, PALETTE)
+
+
+    def evaluation_rows(self, args) -> EvaluationRows:
+        """--num fresh boards of the evaluation stream from --seed (never the training boards of that seed), of
+        this checkpoint's settings, --min-path overriding its shortest-path floor."""
+        for flag, given in (("--difficulty", args.difficulty), ("--data", args.file), ("--limit", args.limit),
+                            ("--min-rating", args.min_rating), ("--max-rating", args.max_rating)):
+            if given is not None:
+                raise ValueError(f"{flag} is for Sudoku checkpoints; a {self.name} checkpoint is scored on --num boards")
+        check_row_count(args.num, "boards")
+        task = self if args.min_path is None else type(self)(replace(self.config, min_path=args.min_path))
+        boards, answers = task.boards(args.num, args.seed, workers=args.workers)
+        c = task.config
+        source = (f"generated: {args.num} boards {c.board_size}x{c.board_size}, wall probability {c.wall_prob},"
+                  f" shortest path >= {max(c.min_path, 1)} steps, seed {args.seed}")  # fmt: skip
+        return EvaluationRows(boards, answers, source, np.full(len(boards), "all"), [])
+
+    def evaluation_report(self, rows, predictions) -> EvaluationReport:
+        metrics = compute_path_metrics(rows.inputs, rows.targets, predictions, self.side)
+        return EvaluationReport(metrics.act_shortest_rate, metrics.to_dict(),
+                                lambda summary: format_path_report(summary, metrics))
+
+    def sample_rows(self, count, seed, difficulty=None):
+        return self.boards(count, seed)
 
 
 class GeneratedBoardRows(StreamRows):

@@ -13,16 +13,15 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from ..cli_types import non_negative_int, positive_int
+from ..hub import resolve_hub_path
 from ..sudoku import count_solutions_batch, solve_batch
 from ..sudoku.augment import copy_keys, random_transforms, row_keys
 from ..sudoku.files import PuzzleFileError, PuzzleSet, read_puzzle_file
 from .base import Shard, StreamRows, TaskError
 from .sudoku import SudokuBoards
 
-HF_PREFIX = "hf://"
 # Entries of a --num-aug epoch, K·N: its shuffled order is an int64 array (512 MiB at this size).
 MAX_EPOCH_ENTRIES = 2**26
 
@@ -100,7 +99,10 @@ class SudokuDatasetTask(SudokuBoards):
     def _read(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
         config = self.config
         rows = load_puzzles(config.data, "train.csv")
-        rows = filter_by_rating(rows, config.min_rating, config.max_rating, config.data)
+        try:
+            rows = rows.rated_within(config.min_rating, config.max_rating, config.data)
+        except PuzzleFileError as err:
+            raise TaskError(str(err)) from None
         if config.train_size is not None:
             if config.train_size > len(rows):
                 raise TaskError(f"--train-size {config.train_size} is more than the {len(rows)} rows of {config.data}")
@@ -200,23 +202,7 @@ def _fingerprint(puzzles: np.ndarray, solutions: np.ndarray) -> str:
 
 def resolve_data_path(data: str, default_file: str) -> str:
     """A local path for --data: the file itself, or hf://owner/dataset[/file] downloaded once to the HF cache."""
-    if not data.startswith(HF_PREFIX):
-        return data
-    parts = data[len(HF_PREFIX):].strip("/").split("/")
-    if len(parts) < 2 or not all(parts):
-        raise TaskError(f"{data}: expected hf://<owner>/<dataset>[/<file>], e.g. hf://sapientinc/sudoku-extreme")
-    repo, filename = "/".join(parts[:2]), "/".join(parts[2:]) or default_file
-    manual = (f"or download {filename} from https://huggingface.co/datasets/{repo} and pass its path")
-    try:
-        from huggingface_hub import hf_hub_download
-    except ImportError:
-        raise TaskError(f"{data}: reading hf:// needs the huggingface_hub package (pip install huggingface_hub) "
-                        f"and network; {manual}") from None
-    try:
-        return hf_hub_download(repo_id=repo, filename=filename, repo_type="dataset")
-    except Exception as err:  # network, missing file, authentication: all one line for the user
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise TaskError(f"{data}: download failed ({reason}); {manual}") from None
+    return resolve_hub_path(data, default_file, TaskError)
 
 
 def load_puzzles(data: str, default_file: str = "train.csv", limit: int | None = None) -> PuzzleSet:
@@ -239,19 +225,3 @@ def load_puzzles(data: str, default_file: str = "train.csv", limit: int | None =
         rows.solutions[missing] = solve_batch(rows.puzzles[missing])
         rows.has_solution[missing] = True
     return rows
-
-
-def filter_by_rating(rows: PuzzleSet, min_rating: int | None, max_rating: int | None, name: str) -> PuzzleSet:
-    """The rows rated within [min_rating, max_rating]; an error if a bound is given and the file has no ratings."""
-    if min_rating is None and max_rating is None:
-        return rows
-    if rows.ratings is None:
-        raise TaskError(f"{name}: --min-rating/--max-rating need a rating column, and this file has none")
-    keep = np.ones(len(rows), dtype=bool)
-    if min_rating is not None:
-        keep &= rows.ratings >= min_rating
-    if max_rating is not None:
-        keep &= rows.ratings <= max_rating
-    if not keep.any():
-        raise TaskError(f"{name}: no row is rated within [{min_rating}, {max_rating}]")
-    return rows.select(keep)

@@ -76,14 +76,23 @@ def build_run_task(config: TrainConfig) -> Task:
     return task
 
 
-def new_run(config: TrainConfig, device: torch.device, workers: int | None = None, ranks: Ranks | None = None) -> Run:
+def complete_model_config(config: TrainConfig, task: Task) -> None:
+    """The model config's fields that the task decides: its vocabulary, its row length, and a puzzle-table row per
+    id its rows carry. Set here only, for a run from train's flags and for a config made by hand alike."""
+    config.model.vocab_size, config.model.seq_len = task.vocab_size, task.seq_len
+    config.model.puzzle_embeddings = task.num_puzzle_ids(config.seed)
+
+
+def new_run(config: TrainConfig, device: torch.device, workers: int | None = None, ranks: Ranks | None = None,
+            task: Task | None = None) -> Run:  # fmt: skip
     """A fresh run: the model drawn from torch.manual_seed(seed), every carried row on a fresh one.
 
     `ranks`: this process's rank of a data-parallel run, whose rows it draws; `ranks.join(run)` once every rank
-    has built its own.
+    has built its own. `task`: the run's task as train built it from the flags (else built here from the config).
     """
-    task = build_run_task(config)
-    config.model.puzzle_embeddings = task.num_puzzle_ids(config.seed)  # a table row per id the rows carry
+    if task is None:
+        task = build_run_task(config)
+        complete_model_config(config, task)
     torch.manual_seed(config.seed)
     model = HRMACTInner(config.model).to(device)
     if ranks is not None and ranks.rank > 0:

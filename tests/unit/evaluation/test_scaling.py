@@ -7,14 +7,14 @@ from torch import nn
 
 from src.hrm.evaluation.inference import evaluate_puzzles
 from src.hrm.evaluation.scaling import run_views
-from src.hrm.evaluation.views import sudoku_views, view_rules
 from src.hrm.modeling import ACTConfig, HiddenStates, HRMACTInner, HRMACTModelConfig, TransformerConfig
 from src.hrm.modeling.hrm import HRMACTOutput
 from src.hrm.sudoku import generate_batch
+from src.hrm.sudoku.views import sudoku_views
 from src.hrm.tasks import build_task
 
 CPU = torch.device("cpu")
-SUDOKU = view_rules(build_task(None), seed=3)
+SUDOKU = build_task(None).view_rules(seed=3)
 PUZZLES, SOLUTIONS = generate_batch([2] * 5, seed=4, workers=1)
 
 

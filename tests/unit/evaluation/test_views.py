@@ -3,10 +3,11 @@
 import numpy as np
 
 from src.hrm.boardpath import PATH, generate_boards, score_paths
-from src.hrm.evaluation.views import (
-    board_accepts, board_views, choose_answers, square_symmetries, sudoku_accepts, sudoku_views,
-)
+from src.hrm.boardpath.views import board_views, square_symmetries
+from src.hrm.evaluation.views import choose_answers
 from src.hrm.sudoku import count_solutions_batch, generate_batch
+from src.hrm.sudoku.views import sudoku_accepts, sudoku_views
+from src.hrm.tasks import build_task
 
 PUZZLES, SOLUTIONS = generate_batch([3] * 6, seed=2, workers=1)
 
@@ -44,11 +45,12 @@ def test_the_sudoku_checker_accepts_solutions_and_rejects_every_single_cell_chan
 
 def test_the_board_checker_accepts_paths_not_noise():
     boards, answers = generate_boards(10, 6, min_path=3, seed=4, workers=1)
-    assert board_accepts(boards, answers, 6).all()
+    accepts = build_task({"name": "boardpath", "board_size": 6}).view_rules().accepts
+    assert accepts(boards, answers).all()
     broken = answers.copy()
     for row in broken:
         row[np.flatnonzero(row == PATH)[0]] = 1  # a gap in the path
-    assert not board_accepts(boards, broken, 6).any()
+    assert not accepts(boards, broken).any()
 
 
 def test_choice_prefers_accepted_then_frequent_then_confident_then_votes():

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..file_io import atomic_write
+from .file_io import atomic_write
 
 BACKGROUND, GRID, TEXT = (255, 255, 255), (60, 60, 60), (20, 20, 20)
 GIVEN, RIGHT, WRONG, CHANGED = (20, 20, 20), (25, 95, 200), (210, 40, 40), (245, 170, 20)
@@ -85,10 +85,21 @@ def sudoku_frame(puzzle, board, solution, changed, caption: Caption, cell: int =
     return image
 
 
-def board_frame(board, prediction, right, changed, size: int, caption: Caption, cell: int | None = None) -> Image.Image:
-    """An N×N path-finding board: floor, walls, S, E, the predicted path (`right` [N²] bool marks correct cells)."""
-    from ..boardpath import END, PATH, START, WALL
+@dataclass(frozen=True)
+class BoardPalette:
+    """The tokens of a square path board, drawn in the colours above (the board's own token numbers)."""
 
+    wall: int
+    start: int
+    end: int
+    path: int
+
+
+def board_frame(board, prediction, right, changed, size: int, caption: Caption, palette: BoardPalette,
+                cell: int | None = None) -> Image.Image:  # fmt: skip
+    """An N×N path board: open cells, walls, start, end, the predicted path (`right` [N²] bool marks correct
+    cells), in `palette`'s tokens."""
+    WALL, START, END, PATH = palette.wall, palette.start, palette.end, palette.path  # noqa: N806
     cell = cell or max(8, min(60, 360 // size))  # about 370 px whatever the board size
     board, prediction = np.asarray(board).reshape(size, size), np.asarray(prediction).reshape(size, size)
     right = np.asarray(right, dtype=bool).reshape(size, size)

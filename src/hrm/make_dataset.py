@@ -3,6 +3,7 @@
     python -m src.hrm.make_dataset --out hard.csv --num 10000 --min-rating 20
     python -m src.hrm.make_dataset --out test.csv --num 1000 --difficulty hard --max-rating 10 --seed 1
     python -m src.hrm.make_dataset --out few.csv --num 1000 --givens 17-23     # minimal, like published collections
+    python -m src.hrm.make_dataset --task maze --out mazes.csv --num 1000 --seed 1   # Maze-Hard 30x30, path > 110
 
 The file has the Sudoku-Extreme layout `source,question,answer,rating` ('.' for a blank), so
 train and evaluate read it like the public dataset. The rating is our solver's count of
@@ -19,6 +20,10 @@ docs/sudoku-engine.md. With --givens MIN-MAX the puzzles are minimal (every give
 givens, one per solution grid, found by a descent from full grids (source `minimal-<givens>`), as the
 published hard collections are. The output is the same for a seed on any machine and any --workers.
 Bad input: one line on stderr, exit 2, and no file. Interrupted: no file.
+
+`--task maze` writes mazes in the published Maze-Hard layout instead (`source,question,answer,rating`,
+the rating the shortest path's steps), from the task's generator with --maze-size, --min-path and the
+wall probabilities; a seed's stream is not the one training or evaluate draw from.
 """
 
 import argparse
@@ -33,6 +38,7 @@ from .cli_types import OneLineParser, givens_range, non_negative_int, output_fil
 from .sudoku import Difficulty, mine_puzzles
 from .sudoku.minimal import mine_minimal
 from .sudoku.files import write_puzzle_csv
+from .tasks import TaskError, build_task
 
 PROG = "make_dataset"
 
@@ -52,6 +58,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--givens", type=givens_range, default=None, metavar="MIN-MAX",
                         help="minimal puzzles with MIN to MAX givens (17 at least), one per solution grid,"
                              " in place of --difficulty's chains (e.g. 17-23)")
+    parser.add_argument("--task", choices=("sudoku", "maze"), default="sudoku",
+                        help="sudoku (default): rated puzzles as above; maze: mazes in the published layout")
+    maze = parser.add_argument_group("--task maze")
+    maze.add_argument("--maze-size", type=positive_int, default=30, help="N of the N×N maze (default 30)")
+    maze.add_argument("--min-path", type=non_negative_int, default=None,
+                      help="shortest path at least this many steps (default: 111 at 30x30, Maze-Hard's; any otherwise)")
+    maze.add_argument("--wall-min", type=float, default=None, help="lowest wall probability (default 0.3)")
+    maze.add_argument("--wall-max", type=float, default=None, help="highest wall probability (default 0.5)")
     parser.add_argument("--per-chain", type=positive_int, default=4,
                         help="puzzles one search may give on one solution grid, differing in 8 cells or more"
                              " (default 4; 1 gives every puzzle its own grid, at half the speed for ratings of 100)")
@@ -73,8 +87,34 @@ def check_args(args) -> Difficulty:
     return difficulty
 
 
+def task_dataset(args) -> int:
+    """A task's own dataset file (the maze's published layout), written atomically."""
+    settings = {"name": args.task, "size": args.maze_size}
+    settings |= {key: value for key, value in (("min_path", args.min_path), ("wall_min", args.wall_min),
+                                               ("wall_max", args.wall_max)) if value is not None}  # fmt: skip
+    settings.setdefault("min_path", 111 if args.maze_size == 30 else 0)
+    start = time.perf_counter()
+    try:
+        check_args(args)
+        written = build_task(settings).write_dataset(args.out, args.num, args.seed, args.workers)
+    except (ValueError, TaskError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"{PROG}: error: cannot write {args.out}: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; nothing written", file=sys.stderr)
+        return 130
+    seconds = time.perf_counter() - start
+    print(f"{PROG}: {args.num} rows to {args.out} ({written}), {seconds:.1f} s, {args.num / seconds:.1f} rows/s")
+    return 0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.task != "sudoku":
+        return task_dataset(args)
     try:
         difficulty = check_args(args)
     except ValueError as error:

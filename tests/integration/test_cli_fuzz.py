@@ -101,11 +101,11 @@ class _Sizable(BaseException):
 def test_train_flags(files, tmp_path, monkeypatch, capsys, data):
     runs = []
 
-    def small_new_run(config, device, workers=None, ranks=None):
+    def small_new_run(config, device, workers=None, ranks=None, task=None):
         t = config.model.transformers
         if t.hidden_size > 128 or max(t.num_layers, *t.depths) > 2:
             raise _Sizable
-        return NEW_RUN(config, device, workers, ranks)
+        return NEW_RUN(config, device, workers, ranks, task)
 
     monkeypatch.setattr(train, "new_run", small_new_run)
     monkeypatch.setattr(train, "train", lambda run, options: runs.append((run, options)))

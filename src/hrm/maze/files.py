@@ -151,6 +151,36 @@ def _check_rows(questions, answers, has_answer, lines, size, source) -> np.ndarr
     return steps
 
 
+
+def parse_maze_text(text: str) -> tuple[np.ndarray, int]:
+    """One maze from a text file: `size` lines of `size` characters (`#`, space, `S`, `G`), or the layout's one
+    line of size² characters. (int8 [size²], size); ValueError naming the problem: not square, an unknown
+    character, not one S and one G. Spaces are open cells, so none is stripped but the line ends'."""
+    lines = [line.rstrip("\r\n") for line in text.split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    if len(lines) == 1:
+        size = math.isqrt(len(lines[0]))
+        if size < 2 or size * size != len(lines[0]):
+            raise ValueError(f"one line of {len(lines[0])} characters is not a square maze")
+        lines = [lines[0][r * size:(r + 1) * size] for r in range(size)]
+    size = len(lines)
+    widths = sorted({len(line) for line in lines})
+    if size < 2 or widths != [size]:
+        raise ValueError(f"a maze must be square: {size} lines of widths {widths} (spaces are open cells: keep"
+                         " trailing ones)")  # fmt: skip
+    try:
+        tokens = np.concatenate([text_to_tokens(line) for line in lines])
+    except ValueError as err:
+        row = next(r for r, line in enumerate(lines, start=1) if any(ch not in "# SGo" for ch in line))
+        raise ValueError(f"line {row}, {err}") from None
+    if (tokens == PATH).any():
+        raise ValueError("a maze to solve marks no path cells 'o'")
+    for token, name in ((START, "S"), (GOAL, "G")):
+        if (tokens == token).sum() != 1:
+            raise ValueError(f"a maze needs exactly one {name}, this one has {(tokens == token).sum()}")
+    return tokens.astype(np.int8), size
+
 def write_maze_csv(path: str | os.PathLike, questions, answers, ratings, sources) -> None:
     """Write `source,question,answer,rating` rows atomically (the file appears complete or not at all).
 

@@ -2,8 +2,9 @@
 
 A maze follows the instance recipe the original cites (Lehnert et al., 2024): each cell is a wall
 with a probability drawn per maze, uniformly in [wall_min, wall_max]; S and G are two distinct open
-cells drawn uniformly. The hard filter keeps a maze only if G is at least `min_path` steps from S;
-its rating is that distance. Maze i of a stream depends only on (seed, stream, i).
+cells drawn uniformly. The hard filter keeps a maze only if G is at least `min_path` steps from S
+(and, for a curriculum's short stages, at most `max_path`); its rating is that distance. Maze i of a
+stream depends only on (seed, stream, i).
 
 Drawing G and rejecting it when too close would run one BFS per draw. Instead one BFS from S counts
 the k open cells far enough among the n - 1 candidates, and the maze is kept with probability
@@ -26,7 +27,7 @@ _UNIT = 1.0 / 18446744073709551616.0
 
 
 @njit(cache=True, nogil=True)
-def generate_into(size, wall_min, wall_max, min_path, state, maze, answer, distance, queue):
+def generate_into(size, wall_min, wall_max, min_path, max_path, state, maze, answer, distance, queue):
     """One maze and its answer into int8 [size²] arrays; returns (attempts, steps S->G), attempts 0: gave up."""
     cells = size * size
     for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -50,16 +51,17 @@ def generate_into(size, wall_min, wall_max, min_path, state, maze, answer, dista
                     break
                 pick -= 1
         distances_from(maze, size, start, distance, queue)
+        low, high = max(min_path, 1), max_path if max_path >= 0 else cells
         far = 0
         for c in range(cells):
-            if distance[c] >= max(min_path, 1):
+            if low <= distance[c] <= high:
                 far += 1
         pick = below(state, open_cells - 1)
         if pick >= far:
             continue
         goal = -1
         for c in range(cells):
-            if distance[c] >= max(min_path, 1):
+            if low <= distance[c] <= high:
                 if pick == 0:
                     goal = c
                     break
@@ -72,20 +74,22 @@ def generate_into(size, wall_min, wall_max, min_path, state, maze, answer, dista
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def generate_parallel(size, wall_min, wall_max, min_path, base, stream, start, mazes, answers, ratings, attempts):
+def generate_parallel(size, wall_min, wall_max, min_path, max_path, base, stream, start, mazes, answers, ratings,
+                      attempts):  # fmt: skip
     for i in prange(mazes.shape[0]):
         state = stream_state(base, stream, start + i)
         scratch = np.empty((2, size * size), np.int64)
-        attempts[i], ratings[i] = generate_into(size, wall_min, wall_max, min_path, state, mazes[i], answers[i],
-                                                scratch[0], scratch[1])
+        attempts[i], ratings[i] = generate_into(size, wall_min, wall_max, min_path, max_path, state, mazes[i],
+                                                answers[i], scratch[0], scratch[1])
 
 
 def generate_mazes(count: int, size: int = 30, min_path: int = HARD_MIN_PATH, wall_min: float = WALL_MIN,
                    wall_max: float = WALL_MAX, seed: int = 0, stream: int = 0, start: int = 0,
-                   workers: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   workers: int | None = None, max_path: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mazes start .. start + count - 1 of a seeded stream: (mazes, answers) int8 [count, size²], ratings int64 [count].
 
-    A rating is the shortest path's length in steps. The result does not depend on `workers`. ValueError
+    A rating is the shortest path's length in steps, at least `min_path` and at most `max_path` (None: no
+    bound). The result does not depend on `workers`. ValueError
     when the settings keep no maze (say, a minimum path longer than any maze of that size allows).
     """
     if size < 2:
@@ -102,11 +106,13 @@ def generate_mazes(count: int, size: int = 30, min_path: int = HARD_MIN_PATH, wa
         previous_threads = numba.get_num_threads()
         numba.set_num_threads(threads)
         try:
-            generate_parallel(size, float(wall_min), float(wall_max), int(min_path), base_seed(seed), stream, start,
+            generate_parallel(size, float(wall_min), float(wall_max), int(min_path),
+                              -1 if max_path is None else int(max_path), base_seed(seed), stream, start,
                               mazes, answers, ratings, attempts)
         finally:
             numba.set_num_threads(previous_threads)
     if count and attempts.min() == 0:
-        raise ValueError(f"no {size}x{size} maze with walls in [{wall_min}, {wall_max}] and a shortest path of at"
-                         f" least {max(min_path, 1)} steps found in {MAX_ATTEMPTS:,} tries")
+        bound = f"at least {max(min_path, 1)}" + (f" and at most {max_path}" if max_path is not None else "")
+        raise ValueError(f"no {size}x{size} maze with walls in [{wall_min}, {wall_max}] and a shortest path of"
+                         f" {bound} steps found in {MAX_ATTEMPTS:,} tries")
     return mazes, answers, ratings

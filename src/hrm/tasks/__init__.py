@@ -7,10 +7,11 @@ import typing
 from ..checkpoint import CheckpointError, read_metadata
 from .base import Case, RowSource, Shard, Task, TaskError
 from .boardpath import BoardpathTask
+from .maze import MazeTask
 from .sudoku import SudokuTask
 from .sudoku_dataset import SudokuDatasetTask
 
-TASKS: dict[str, type[Task]] = {task.name: task for task in (SudokuTask, SudokuDatasetTask, BoardpathTask)}
+TASKS: dict[str, type[Task]] = {task.name: task for task in (SudokuTask, SudokuDatasetTask, BoardpathTask, MazeTask)}
 DEFAULT_TASK = SudokuTask.name
 
 

@@ -53,6 +53,7 @@ class RowSource(ABC):
     """
 
     metric_names: tuple[str, ...] = ()  # 0-dim device values returned by update(), in this order
+    graduation_metric = "accuracy"  # the step's value update() is given: "accuracy" (the original's) or "solved"
     counter_names: tuple[str, ...] = ()  # the [K] device tensor returned by counters(), in this order
     queue: RowQueue  # the device queue the rows go through
 
@@ -206,6 +207,16 @@ class Task(ABC):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         """Add this task's train flags (each with default None: not given)."""
+
+    @staticmethod
+    def shared_flag(group, parser: argparse.ArgumentParser, flag: str, help: str, **kwargs) -> None:
+        """Add a train flag that several tasks take (--data, --min-path): defined by the first task that adds it,
+        each later one's `help` appended to it, so the flag is listed once with what it means for each task."""
+        action = parser._option_string_actions.get(flag)  # argparse keeps no public lookup
+        if action is None:
+            group.add_argument(flag, help=help, **kwargs)
+        else:
+            action.help = f"{action.help}; {help}"
 
     @classmethod
     def complete_config(cls, config, given: set[str]) -> None:

@@ -30,7 +30,7 @@ from ..boardpath import (
 from ..boardpath.views import SQUARE_SYMMETRIES, board_views
 from ..checkpoint import MAX_SEQ_LEN
 from ..cli_types import fraction, non_negative_int, positive_int
-from ..evaluation.boardpath import compute_path_metrics, format_path_report
+from ..evaluation.paths import compute_path_metrics, format_path_report
 from ..evaluation.report import check_row_count
 from ..evaluation.views import ViewRules
 from ..file_io import FileTooLarge, NotARegularFile, read_text
@@ -65,8 +65,8 @@ class BoardpathTask(Task):
         group = parser.add_argument_group("--task boardpath (fixed for a run)")
         group.add_argument("--board-size", type=positive_int, help=f"N of the N×N board (default: {defaults.board_size})")
         group.add_argument("--wall-prob", type=fraction, help=f"probability of a wall (default: {defaults.wall_prob})")
-        group.add_argument("--min-path", type=non_negative_int,
-                           help="keep boards whose shortest path has at least this many steps (default: any)")
+        cls.shared_flag(group, parser, "--min-path", type=non_negative_int,
+                         help="boardpath: keep boards whose shortest path has at least this many steps (default: any)")
 
     def __init__(self, config: BoardpathConfig):
         super().__init__(config)
@@ -183,7 +183,7 @@ class BoardpathTask(Task):
         return EvaluationRows(boards, answers, source, np.full(len(boards), "all"), [])
 
     def evaluation_report(self, rows, predictions) -> EvaluationReport:
-        metrics = compute_path_metrics(rows.inputs, rows.targets, predictions, self.side)
+        metrics = compute_path_metrics(rows.inputs, rows.targets, predictions, partial(score_paths, size=self.side))
         return EvaluationReport(metrics.act_shortest_rate, metrics.to_dict(),
                                 lambda summary: format_path_report(summary, metrics))
 

@@ -44,16 +44,21 @@ class CurriculumConfig:
 class Curriculum:
     """Stage, accuracy window and step counter as device tensors, updated in place with tensor ops only."""
 
-    def __init__(self, config: CurriculumConfig, device: torch.device | str = "cpu"):
+    def __init__(self, config: CurriculumConfig, device: torch.device | str = "cpu",
+                 table: tuple | list = STAGE_PROBABILITIES):  # fmt: skip
+        """`table` [stages, kinds]: each stage's probability of each kind of row (the original's five by default)."""
         self.config = config
-        self.table = torch.tensor(STAGE_PROBABILITIES, dtype=torch.float32, device=device)  # [5, 4]
+        self.table = torch.tensor(table, dtype=torch.float32, device=device)  # [5, 4]
+        self.last_stage = len(table) - 1
+        if config.start_stage > self.last_stage:
+            raise ValueError(f"curriculum start stage must be 0..{self.last_stage}, got {config.start_stage}")
         self.window = torch.zeros(config.window, dtype=torch.float32, device=device)
         self.position = torch.zeros((), dtype=torch.long, device=device)  # next slot of the window to overwrite
         self.stage = torch.full((), config.start_stage, dtype=torch.long, device=device)
         self.steps_since = torch.zeros((), dtype=torch.long, device=device)  # steps since the last graduation
 
     def probabilities(self) -> torch.Tensor:
-        """The current stage's difficulty probabilities, [4] on the device."""
+        """The current stage's probability of each kind, [kinds] on the device."""
         return self.table.index_select(0, self.stage.view(1)).squeeze(0)  # a tensor index, not .item(): no sync
 
     def update(self, accuracy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,7 +72,7 @@ class Curriculum:
         self.position.copy_((self.position + 1) % self.window.numel())
         self.steps_since.add_(1)
         ready = (self.window.mean() >= self.config.threshold) & (self.steps_since >= self.config.min_steps)
-        graduated = ready & (self.stage < LAST_STAGE)
+        graduated = ready & (self.stage < self.last_stage)
         self.stage.add_(graduated.long())
         self.steps_since.copy_(torch.where(graduated, torch.zeros_like(self.steps_since), self.steps_since))
         return graduated, ready

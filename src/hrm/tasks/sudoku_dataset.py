@@ -54,8 +54,9 @@ class SudokuDatasetTask(SudokuBoards):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group("--task sudoku-dataset (fixed for a run)")
-        group.add_argument(
-            "--data", help="puzzle file: a source,question,answer,rating CSV (Sudoku-Extreme), a puzzle file, "
+        cls.shared_flag(
+            group, parser, "--data", help="sudoku-dataset: a puzzle file: a source,question,answer,rating CSV"
+            " (Sudoku-Extreme), a puzzle file, "
             "or hf://sapientinc/sudoku-extreme (needs huggingface_hub and network, downloaded once)",
         )  # fmt: skip
         group.add_argument("--min-rating", type=non_negative_int, help="keep rows rated at least this")

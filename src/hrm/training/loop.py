@@ -22,7 +22,8 @@ from .report import Reporter
 from .folder import apply_retention
 from .run import Run, TrainingError, save_checkpoint
 
-METRICS = ("loss", "output_loss", "q_act_loss", "accuracy", "q_act_accuracy", "halted")
+# "accuracy": the original's avgOutputFullAccuracy (every cell, givens too); "solved": the share of rows fully right.
+METRICS = ("loss", "output_loss", "q_act_loss", "accuracy", "q_act_accuracy", "solved", "halted")  # counts last
 
 
 def step_values(rows: RowSource, ranks: Ranks | None = None) -> tuple[str, ...]:
@@ -76,14 +77,14 @@ def train_step(run: Run, autocast: Autocast, loss_fn=segment_loss) -> torch.Tens
     carry.advance(result.hidden_states, result.is_halted, *fresh[:2], model.initial_hidden_states, *fresh[2:])
     values = torch.stack([v.detach().double() for v in (
         result.loss, result.output_loss, result.q_act_loss, result.output_accuracy, result.q_act_halt_accuracy,
-        halted_rows.sum(),
+        result.row_solved.float().mean(), halted_rows.sum(),
     )])  # fmt: skip
     counters = run.rows.counters().double()
     if run.ranks is not None:
         # Every rank logs, graduates and stops on the same numbers, the run's: the ranks' mean losses and accuracies,
         # their halted rows summed, and each rank's own counters (its refills) followed by the run's.
         values, counters = run.ranks.share_step(values, counters)
-    task_values = run.rows.update(values[METRICS.index("accuracy")])
+    task_values = run.rows.update(values[METRICS.index(run.rows.graduation_metric)])
     return torch.cat([values, *(v.detach().double().view(1) for v in task_values), counters])
 
 

@@ -12,7 +12,7 @@ from src.hrm.maze import files as maze_files
 from src.hrm.maze.files import MazeFileError, parse_maze_csv, read_maze_file, write_maze_csv
 from src.hrm.maze.generator import generate_mazes
 from src.hrm.maze.scoring import exact_match, score_paths, solve_mazes
-from src.hrm.maze.symmetry import VIEWS, inverse, view
+from src.hrm.boardpath.views import SQUARE_SYMMETRIES, square_symmetries
 from src.hrm.maze.tokens import GOAL, OPEN, PATH, START, WALL, text_to_tokens, tokens_to_text
 
 
@@ -109,23 +109,18 @@ def test_a_longer_detour_is_valid_but_not_shortest():
     assert (bool(valid[0]), bool(shortest[0])) == reference_score(maze, detour, size) == (True, False)
 
 
-def test_the_eight_views_are_the_squares_symmetries_and_undo_each_other():
+def test_the_eight_views_are_the_squares_symmetries_and_keep_a_mazes_shortest_path():
     size = 6
-    grid = np.arange(size * size)
-    square = grid.reshape(size, size)
-    expected = [np.rot90(square, k) for k in range(4)] + [np.rot90(square, k).T for k in range(4)]
-    seen = set()
-    for k in range(VIEWS):
-        turned = view(grid, k, size)
-        assert np.array_equal(turned.reshape(size, size), expected[k])
-        assert np.array_equal(view(turned, inverse(k), size), grid)
-        seen.add(turned.tobytes())
-    assert len(seen) == VIEWS
-    mazes, _, ratings = generate_mazes(3, size=10, min_path=15, seed=4, workers=1)
-    for k in range(VIEWS):  # a view of a maze keeps its shortest path's length
-        assert solve_mazes(view(mazes, k, 10), 10)[1].tolist() == ratings.tolist()
-    with pytest.raises(ValueError):
-        inverse(8)
+    square = np.arange(size * size).reshape(size, size)
+    expected = [np.rot90(square, k) for k in range(4)] + [np.fliplr(np.rot90(square, k)) for k in range(4)]
+    permutations = square_symmetries(size)
+    assert len(permutations) == SQUARE_SYMMETRIES
+    assert {p.tobytes() for p in permutations} == {e.reshape(-1).tobytes() for e in expected}
+    mazes, answers, ratings = generate_mazes(3, size=10, min_path=15, seed=4, workers=1)
+    for cells in square_symmetries(10):  # a view of a maze keeps its shortest path's length, and its answer's
+        turned, steps = mazes[:, cells], solve_mazes(mazes[:, cells], 10)[1]
+        assert steps.tolist() == ratings.tolist()
+        assert score_paths(turned, answers[:, cells], 10)[1].all()
 
 
 def test_the_published_layout_round_trips_and_bad_rows_are_one_line_errors(tmp_path):

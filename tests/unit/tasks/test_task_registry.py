@@ -31,8 +31,8 @@ def test_a_checkpoint_without_a_task_is_the_original_sudoku():
 
 
 def test_unknown_tasks_and_bad_settings_are_one_line_errors():
-    with pytest.raises(TaskError, match="unknown task 'maze'; known: sudoku, sudoku-dataset"):
-        build_task({"name": "maze"})
+    with pytest.raises(TaskError, match="unknown task 'tetris'; known: sudoku, sudoku-dataset, boardpath, maze"):
+        build_task({"name": "tetris"})
     with pytest.raises(TaskError, match="invalid settings for task sudoku-dataset"):
         build_task({"name": "sudoku-dataset", "data": "x.csv", "colour": "red"})
     with pytest.raises(TaskError, match="invalid settings for task sudoku"):

@@ -38,7 +38,6 @@ from .cli_types import OneLineParser, givens_range, non_negative_int, output_fil
 from .sudoku import Difficulty, mine_puzzles
 from .sudoku.minimal import mine_minimal
 from .sudoku.files import write_puzzle_csv
-from .tasks import TaskError, build_task
 
 PROG = "make_dataset"
 
@@ -89,6 +88,8 @@ def check_args(args) -> Difficulty:
 
 def task_dataset(args) -> int:
     """A task's own dataset file (the maze's published layout), written atomically."""
+    from .tasks import TaskError, build_task  # here: the Sudoku files need no torch, and start sooner without it
+
     settings = {"name": args.task, "size": args.maze_size}
     settings |= {key: value for key, value in (("min_path", args.min_path), ("wall_min", args.wall_min),
                                                ("wall_max", args.wall_max)) if value is not None}  # fmt: skip

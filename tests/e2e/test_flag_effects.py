@@ -1,5 +1,6 @@
 """Flags checked where they act, not only by their exit code: precision in training, evaluation and inference,
-the mining chain's share of a solution grid, and a path-finding evaluation's shortest path."""
+the mining chain's share of a solution grid, a path-finding evaluation's shortest path, and the task flags (the
+curriculum's, --augment, the board's and the maze's) in the rows their Task draws."""
 
 import json
 import pathlib
@@ -73,3 +74,68 @@ def test_evaluate_min_path_draws_only_boards_whose_shortest_path_is_that_long():
         answers = task.evaluation_rows(args).targets
         lengths[min_path] = (np.asarray(answers) == PATH).sum(axis=1) + 1  # steps: the path's cells and one
     assert lengths[14].min() >= 14 > lengths[0].min()
+
+
+def fresh_task(argv):
+    """The Task a fresh run of these train flags builds, as train builds it (one Task, its config complete)."""
+    from src.hrm.train_args import fresh_run_config, parse_args
+
+    config, task = fresh_run_config(parse_args(["--out-dir", "unused", *argv]))
+    assert task.settings() == config.task
+    return task
+
+
+def test_the_sudoku_curriculum_flags_reach_its_curriculum():
+    import torch
+
+    task = fresh_task(["--curriculum-window", "7", "--graduation-min-steps", "9", "--graduation-threshold", "0.5"])
+    rows = task.rows(0, 8, torch.device("cpu"), 1)
+    try:
+        assert rows.curriculum.window.numel() == 7 and rows.curriculum.config.min_steps == 9
+        assert rows.curriculum.config.threshold == 0.5
+    finally:
+        rows.close()
+    assert fresh_task(["--curriculum-window", "7"]).config.curriculum.min_steps == 7  # the original waits a window
+
+
+def test_augment_off_gives_the_files_rows_as_they_are(tmp_path):
+    import torch
+
+    from src.hrm.sudoku import generate_batch
+    from src.hrm.sudoku.files import write_puzzle_csv
+
+    puzzles, solutions = generate_batch([2] * 6, seed=3, workers=1)
+    write_puzzle_csv(tmp_path / "train.csv", puzzles, solutions, [0] * 6, "test")
+    seen = {}
+    for flag in ("--augment", "--no-augment"):
+        task = fresh_task(["--task", "sudoku-dataset", "--data", str(tmp_path / "train.csv"), flag])
+        rows = task.rows(0, 6, torch.device("cpu"), 1)
+        seen[flag] = {row.tobytes() for row in rows.take(6)[0]}
+    originals = {row.tobytes() for row in puzzles}
+    assert seen["--no-augment"] == originals and seen["--augment"] != originals
+
+
+def test_the_board_flags_reach_the_generated_boards():
+    from src.hrm.boardpath import WALL
+
+    task = fresh_task(["--task", "boardpath", "--board-size", "7", "--wall-prob", "0.0"])
+    boards, _ = task.boards(20, 1)
+    assert task.seq_len == 49 and boards.shape == (20, 49) and not (boards == WALL).any()
+
+
+def test_the_maze_flags_reach_the_generated_mazes():
+    from src.hrm.maze import WALL
+
+    task = fresh_task(["--task", "maze", "--maze-size", "9", "--wall-min", "0.0", "--wall-max", "0.0",
+                       "--min-path", "4"])  # fmt: skip
+    mazes, answers = task.mazes(20, 1)
+    assert task.seq_len == 81 and not (mazes == WALL).any() and ((answers != mazes).sum(1) + 1 >= 4).all()
+    walled = fresh_task(["--task", "maze", "--maze-size", "9", "--wall-min", "0.5", "--wall-max", "0.5",
+                         "--min-path", "0"]).mazes(200, 1)[0]  # fmt: skip
+    assert (walled == WALL).mean() == pytest.approx(0.5, abs=0.05)
+    assert fresh_task(["--task", "maze"]).config.min_path == 111  # Maze-Hard's filter is the 30x30 default
+    assert fresh_task(["--task", "maze", "--maze-size", "9"]).config.min_path == 0
+    staged = fresh_task(["--task", "maze", "--maze-size", "9", "--min-path", "6", "--path-curriculum", "2,4"])
+    assert staged.stages == [(9, 1, 2), (9, 3, 4), (9, 6, None)]
+    regions = fresh_task(["--task", "maze", "--maze-size", "9", "--min-path", "6", "--region-curriculum", "4,6"])
+    assert regions.stages == [(4, 0, None), (6, 0, None), (9, 6, None)]

@@ -81,19 +81,31 @@ def test_bad_output_paths_give_one_line(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["file"] + (["locked"] if len(cases) == 4 else []))
 
 
+def as_a_terminal_would_start_it() -> None:
+    """In the child, before exec: Ctrl-C delivered and handled as from a shell in the foreground. The test runner's
+    process may carry an ignored or blocked SIGINT from what ran before in it, and a child inherits both."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 def test_interrupted_run_leaves_no_file(tmp_path):
-    # The kernels compiled first (a fresh clone has no numba cache): an interrupt that lands inside numba's compiler
-    # can be lost there, and a run killed for it would mine a million puzzles for hours.
+    # The kernels compiled first (a fresh clone has no numba cache), so that the interrupt lands in the mining.
     subprocess.run([*COMMAND, "--out", str(tmp_path / "warm.csv"), "--num", "2", "--min-rating", "30"], cwd=REPO,
                    check=True, capture_output=True, timeout=600)  # fmt: skip
     (tmp_path / "warm.csv").unlink()
     out = tmp_path / "big.csv"
-    process = subprocess.Popen([*COMMAND, "--out", str(out), "--num", "1000000", "--min-rating", "30"],
-                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-X", "faulthandler", *COMMAND[1:], "--out", str(out), "--num",
+                                "1000000", "--min-rating", "30"], cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, preexec_fn=as_a_terminal_would_start_it)
     try:
         time.sleep(3)
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
+        try:
+            _, stderr = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)  # faulthandler prints where every thread is
+            _, stderr = process.communicate(timeout=30)
+            pytest.fail(f"make_dataset did not stop on Ctrl-C within 60 s; its threads:\n{stderr[-4000:]}")
     finally:
         process.kill()  # never leave a miner running behind a failed test
         process.wait()

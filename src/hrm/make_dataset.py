@@ -89,11 +89,12 @@ def check_args(args) -> Difficulty:
 def task_dataset(args) -> int:
     """A task's own dataset file (the maze's published layout), written atomically."""
     from .tasks import TaskError, build_task  # here: the Sudoku files need no torch, and start sooner without it
+    from .tasks.maze import default_min_path
 
     settings = {"name": args.task, "size": args.maze_size}
     settings |= {key: value for key, value in (("min_path", args.min_path), ("wall_min", args.wall_min),
                                                ("wall_max", args.wall_max)) if value is not None}  # fmt: skip
-    settings.setdefault("min_path", 111 if args.maze_size == 30 else 0)
+    settings.setdefault("min_path", default_min_path(args.maze_size))
     start = time.perf_counter()
     try:
         check_args(args)

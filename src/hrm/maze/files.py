@@ -43,6 +43,14 @@ class MazeSet:
     def __len__(self) -> int:
         return len(self.questions)
 
+    def solved_answers(self) -> np.ndarray:
+        """The answers, the solver's canonical shortest path where a row gave none."""
+        if self.has_answer.all():
+            return self.answers
+        answers = self.answers.copy()
+        answers[~self.has_answer] = solve_mazes(self.questions[~self.has_answer], self.size)[0]
+        return answers
+
 
 def resolve_maze_path(data: str, default_file: str = "train.csv") -> str:
     """A local path: the file itself, or hf://owner/dataset[/file] downloaded once to the Hugging Face cache."""

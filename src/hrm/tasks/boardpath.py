@@ -9,7 +9,6 @@ path. Boards come from the seeded generator, row i of the stream from (seed, i).
 import argparse
 import math
 from dataclasses import dataclass, replace
-from functools import partial
 
 import numpy as np
 import torch
@@ -27,15 +26,13 @@ from ..boardpath import (
     score_paths,
     solve_board,
 )
-from ..boardpath.views import SQUARE_SYMMETRIES, board_views
 from ..checkpoint import MAX_SEQ_LEN
 from ..cli_types import fraction, non_negative_int, positive_int
 from ..evaluation.paths import compute_path_metrics, format_path_report
 from ..evaluation.report import check_row_count
-from ..evaluation.views import ViewRules
-from ..file_io import FileTooLarge, NotARegularFile, read_text
-from ..frames import BoardPalette, board_frame
-from .base import ANSI_CHANGED, ANSI_RESET, Case, EvaluationReport, EvaluationRows, Shard, StreamRows, Task, TaskError
+from ..frames import BoardPalette
+from .base import Case, EvaluationReport, EvaluationRows, Shard, StreamRows, TaskError
+from .path_boards import PathBoards
 
 TRAIN_STREAM, EVALUATION_STREAM = 1, 2  # evaluation boards never repeat training boards of the same seed
 MAX_BOARD_FILE = 1 << 20  # a board file is a few hundred characters; more is not a board
@@ -53,11 +50,13 @@ class BoardpathConfig:
         return cls(**data)
 
 
-class BoardpathTask(Task):
+class BoardpathTask(PathBoards):
     name = "boardpath"
     Config = BoardpathConfig
     FLAGS = {"board_size": "board_size", "wall_prob": "wall_prob", "min_path": "min_path"}
     vocab_size = VOCAB_SIZE
+    score, path, palette = staticmethod(score_paths), PATH, PALETTE
+    marks, noun = {"*": "+", ".": ","}, "board"
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -95,22 +94,8 @@ class BoardpathTask(Task):
     def loss_mask(self, inputs: torch.Tensor) -> torch.Tensor:
         return inputs == FLOOR  # walls, S and E are given
 
-    def is_correct(self, inputs, targets, predictions) -> np.ndarray:
-        return score_paths(inputs, predictions, self.config.board_size)[1]
-
     def format_row(self, row) -> str:
         return board_to_string(row, self.config.board_size)
-
-    def describe(self) -> str:
-        return f"{self.name} {self.side}x{self.side}"
-
-    def view_rules(self, seed: int = 0) -> ViewRules:
-        """The 8 symmetries of the square; the checker accepts a simple S→E path over floor cells, walls, S and E
-        kept (not necessarily shortest: it tests the rules, it does not search)."""
-        return ViewRules(partial(board_views, size=self.side), self.accepts, self.loss_mask, SQUARE_SYMMETRIES)
-
-    def accepts(self, boards: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        return score_paths(boards, candidates, self.side)[0]
 
     def make_case(self, difficulty, text, file, seed) -> Case:
         """A board from --board FILE, or board `seed` of the evaluation stream (a random one without a seed)."""
@@ -121,51 +106,11 @@ class BoardpathTask(Task):
             seed = seed if seed is not None else int(np.random.default_rng().integers(2**63))
             boards, answers = self.boards(1, seed)
             return Case(boards[0], answers[0], titles, keys)
-        try:
-            board, found = parse_board(read_text(file, limit=MAX_BOARD_FILE))
-        except (NotARegularFile, FileTooLarge) as err:
-            raise ValueError(f"--board {err}") from None
-        except (OSError, UnicodeDecodeError) as err:
-            raise ValueError(f"--board {file}: cannot read it ({type(err).__name__})") from None
-        except ValueError as err:
-            raise ValueError(f"--board {file}: {err}") from None
-        if found != self.side:
-            raise ValueError(f"--board {file}: a {found}x{found} board; this model solves {self.side}x{self.side} boards")
+        board = self.read_board(file, parse_board, MAX_BOARD_FILE)
         answer = solve_board(board, self.side)
         if answer is None:
             raise ValueError(f"--board {file}: E cannot be reached from S")
         return Case(board, answer, titles, keys, from_user=True)
-
-    def outcome(self, inputs, answer, board) -> tuple[str, bool]:
-        valid, shortest = score_paths(np.asarray(inputs)[None], np.asarray(board)[None], self.side)
-        words = "a shortest path" if shortest[0] else "a path, not the shortest" if valid[0] else "not a path"
-        return words, bool(shortest[0])
-
-    def segment_fields(self, inputs, answer, board) -> dict:
-        valid, shortest = score_paths(np.asarray(inputs)[None], np.asarray(board)[None], self.side)
-        return {"valid_path": bool(valid[0]), "shortest_path": bool(shortest[0]),
-                "exact": bool((np.asarray(board) == answer).all())}  # fmt: skip
-
-    def mark_changes(self, picture, changed, color) -> str:
-        """Colour on a terminal, else `+` (now on the path) or `,` (now off it)."""
-        lines = [list(line) for line in picture.split("\n")]
-        for r, c in zip(*np.nonzero(np.asarray(changed, dtype=bool).reshape(self.side, self.side))):
-            char = lines[r][c]
-            lines[r][c] = f"{ANSI_CHANGED}{char}{ANSI_RESET}" if color else {"*": "+", ".": ","}.get(char, char)
-        return "\n".join("".join(line) for line in lines)
-
-    def wrong_cells(self, inputs, answer, boards) -> np.ndarray:
-        """Path cells off every shortest path: not the canonical path's, on a board that marks no shortest one."""
-        boards = np.asarray(boards)
-        if answer is None:
-            return np.zeros(boards.shape, dtype=bool)
-        _, shortest = score_paths(np.repeat(np.asarray(inputs)[None], len(boards), 0), boards, self.side)
-        return (boards == PATH) & (boards != answer) & ~shortest[:, None]
-
-    def frame(self, inputs, answer, board, changed, caption):
-        right = ~self.wrong_cells(inputs, answer, np.asarray(board)[None])[0]
-        return board_frame(inputs, board, right, changed, self.side, caption, PALETTE)
-
 
     def evaluation_rows(self, args) -> EvaluationRows:
         """--num fresh boards of the evaluation stream from --seed (never the training boards of that seed), of
@@ -183,7 +128,7 @@ class BoardpathTask(Task):
         return EvaluationRows(boards, answers, source, np.full(len(boards), "all"), [])
 
     def evaluation_report(self, rows, predictions) -> EvaluationReport:
-        metrics = compute_path_metrics(rows.inputs, rows.targets, predictions, partial(score_paths, size=self.side))
+        metrics = compute_path_metrics(rows.inputs, rows.targets, predictions, self.scores)
         return EvaluationReport(metrics.act_shortest_rate, metrics.to_dict(),
                                 lambda summary: format_path_report(summary, metrics))
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 
 from ..sudoku import Difficulty
+from .base import RowSource
+from .row_queue import RowQueue
 
 # Column k of a stage row is the probability of TRAINING_DIFFICULTIES[k]; very-easy is never trained on.
 TRAINING_DIFFICULTIES = (Difficulty.EASY, Difficulty.MEDIUM, Difficulty.HARD, Difficulty.EXTREME)
@@ -48,7 +50,7 @@ class Curriculum:
                  table: tuple | list = STAGE_PROBABILITIES):  # fmt: skip
         """`table` [stages, kinds]: each stage's probability of each kind of row (the original's five by default)."""
         self.config = config
-        self.table = torch.tensor(table, dtype=torch.float32, device=device)  # [5, 4]
+        self.table = torch.tensor(table, dtype=torch.float32, device=device)  # [stages, kinds]
         self.last_stage = len(table) - 1
         if config.start_stage > self.last_stage:
             raise ValueError(f"curriculum start stage must be 0..{self.last_stage}, got {config.start_stage}")
@@ -92,3 +94,40 @@ class Curriculum:
 def reachable_stages(stage: int) -> range:
     """`stage` and the next one: a step graduates at most once, so within one step of a known stage these are all."""
     return range(stage, min(stage + 1, LAST_STAGE) + 1)
+
+
+class CurriculumRows(RowSource):
+    """A row source whose rows come through a RowQueue with a kind per column of a Curriculum's table: fresh rows
+    drawn by the current stage's probabilities, the curriculum updated on the device every step, both saved with
+    a checkpoint. Subclasses set `curriculum`, `queue` and `known_stage` (the stage as the host knows it, one step
+    late), and say what to refill and announce."""
+
+    metric_names = ("stage", "graduated", "ready")
+    curriculum: Curriculum
+    queue: RowQueue
+    known_stage: int
+
+    def draw(self, halted, generator):
+        # New rows come from the stage this step trained at; a graduation applies from the next step.
+        return self.queue.draw(halted, self.curriculum.probabilities(), generator)
+
+    def update(self, accuracy):
+        graduated, ready = self.curriculum.update(accuracy)
+        return [self.curriculum.stage, graduated, ready]
+
+    def counters(self) -> torch.Tensor:
+        return self.queue.consumed
+
+    def rows_consumed(self) -> int:
+        return self.queue.total_consumed()
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {
+            **{f"curriculum.{k}": v for k, v in self.curriculum.state_dict().items()},
+            **{f"queue.{k}": v for k, v in self.queue.state_dict().items()},
+        }
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        for prefix, part in (("curriculum", self.curriculum), ("queue", self.queue)):
+            part.load_state_dict({key: state[f"{prefix}.{key}"] for key in part.state_dict()})
+        self.known_stage = int(self.curriculum.stage)

@@ -28,13 +28,14 @@ from ..sudoku import (
     validate_solution,
 )
 from ..sudoku.views import sudoku_accepts, sudoku_views
-from .base import ANSI_CHANGED, ANSI_RESET, Case, EvaluationRows, RowSource, Shard, Task
+from .base import ANSI_CHANGED, ANSI_RESET, Case, EvaluationRows, Shard, Task
 from .curriculum import (
     LAST_STAGE,
     STAGE_PROBABILITIES,
     TRAINING_DIFFICULTIES,
     Curriculum,
     CurriculumConfig,
+    CurriculumRows,
     reachable_stages,
 )
 from .row_queue import RowQueue
@@ -202,10 +203,9 @@ class SudokuTask(SudokuBoards):
         return GeneratedSudokuRows(self.config.curriculum, shard.seed(seed), batch_size, device, workers, meta)
 
 
-class GeneratedSudokuRows(RowSource):
+class GeneratedSudokuRows(CurriculumRows):
     """Puzzles from a background `PuzzleSupply`, through a device queue per training difficulty."""
 
-    metric_names = ("stage", "graduated", "ready")
     counter_names = tuple(f"consumed_{d.name.lower()}" for d in TRAINING_DIFFICULTIES)
 
     def __init__(self, curriculum: CurriculumConfig, seed: int, batch_size: int, device, workers, meta=None):
@@ -223,17 +223,6 @@ class GeneratedSudokuRows(RowSource):
     def refill(self) -> float:
         return self.queue.ensure(_needed_kinds(self.known_stage))
 
-    def draw(self, halted, generator):
-        # New puzzles come from the stage this step trained at; a graduation applies from the next step.
-        return self.queue.draw(halted, self.curriculum.probabilities(), generator)
-
-    def update(self, accuracy):
-        graduated, ready = self.curriculum.update(accuracy)
-        return [self.curriculum.stage, graduated, ready]
-
-    def counters(self) -> torch.Tensor:
-        return self.queue.consumed
-
     def observe(self, step, values) -> list[str]:
         self.queue.observe([values[name] for name in self.counter_names])
         if values["graduated"]:
@@ -245,22 +234,8 @@ class GeneratedSudokuRows(RowSource):
             return [f"step {step}: the curriculum is at its last stage ({LAST_STAGE}), no further graduation"]
         return []
 
-    def rows_consumed(self) -> int:
-        return self.queue.total_consumed()
-
     def record(self, values) -> dict:
         return {"stage": int(values["stage"])}
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return {
-            **{f"curriculum.{k}": v for k, v in self.curriculum.state_dict().items()},
-            **{f"queue.{k}": v for k, v in self.queue.state_dict().items()},
-        }
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        for prefix, part in (("curriculum", self.curriculum), ("queue", self.queue)):
-            part.load_state_dict({key: state[f"{prefix}.{key}"] for key in part.state_dict()})
-        self.known_stage = int(self.curriculum.stage)
 
     def meta(self) -> dict:
         return {"supply": self.supply.state_dict()}

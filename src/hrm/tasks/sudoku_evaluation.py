@@ -100,8 +100,9 @@ def sudoku_evaluation_rows(args) -> EvaluationRows:
         raise ValueError(f"nothing to evaluate in {args.file}: {what}")
     rated = puzzle_set.ratings is not None
     if rated:
-        groups = bucket_names(puzzle_set.ratings[scored], parse_buckets(args.rating_buckets))
-        names = present(groups, bucket_labels(parse_buckets(args.rating_buckets)))
+        edges = parse_buckets(args.rating_buckets)
+        groups = bucket_names(puzzle_set.ratings[scored], edges)
+        names = present(groups, bucket_labels(edges))
     else:
         groups, names = np.full(int(scored.sum()), "file"), []
     return EvaluationRows(puzzle_set.puzzles[scored], solutions[scored], args.file, groups, names,

@@ -8,7 +8,7 @@ from test_maze import bfs_steps
 
 from src.hrm.maze import GOAL, OPEN, PATH, START, WALL, generate_mazes, parse_maze_text, score_paths, write_maze_csv
 from src.hrm.tasks import TaskError, build_task
-from src.hrm.tasks.maze import MazeFileRows, stage_table, wall_in
+from src.hrm.tasks.maze_rows import MazeFileRows, stage_table, wall_in
 
 CPU = torch.device("cpu")
 

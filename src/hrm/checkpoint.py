@@ -29,7 +29,6 @@ from .checkpoint_config import (  # CheckpointError and the limits are re-export
 from .file_io import write_bytes_atomically
 from .modeling import HRMACTInner, HRMACTModelConfig
 from .modeling.linear import Linear
-from .modeling.rotary import RotaryPositionEmbedding
 
 FORMAT = "hrm-act"
 FORMAT_VERSION = "1"
@@ -87,8 +86,9 @@ def save_model(model: HRMACTInner, path, dtype: torch.dtype | None = None, metad
 
     tensors = {}
     for name, tensor in model.state_dict().items():
-        # Only float32 tensors are cast: the bf16 Q head and rotary tables are already what the model defines.
-        if dtype is not None and tensor.dtype == torch.float32:
+        # Only float32 weights are cast: the bf16 Q head is already what the model defines, and the rotary tables
+        # are computed, not trained (the original's are bf16, the 2-D ones float32): stored as they are.
+        if dtype is not None and tensor.dtype == torch.float32 and name not in _ROTARY:
             tensor = tensor.to(dtype)
         tensors[name] = tensor
     extra.update(format=FORMAT, format_version=FORMAT_VERSION, config=json.dumps(model.config.to_dict()))
@@ -107,6 +107,7 @@ def export_swift(model: HRMACTInner, path) -> None:
         for what, used in (
             ("puzzle embeddings", config.puzzle_embeddings),
             ("learned positions", config.learned_positions),
+            ("2-D rotary tables", config.grid_side is not None),
             ("reasoners of different depths", len(set(config.transformers.depths)) > 1),
             ("halting without a continue value", not config.act.q_continue),
         )
@@ -308,8 +309,7 @@ def _collect_state(
 
 
 def _rotary_tables(config: HRMACTModelConfig) -> dict[str, torch.Tensor]:
-    t = config.transformers
-    rotary = RotaryPositionEmbedding(t.hidden_size // t.num_heads, config.positions, t.rope_theta)
+    rotary = config.rotary_tables()
     return {"rotary_emb.cos": rotary.cos, "rotary_emb.sin": rotary.sin}
 
 

@@ -204,8 +204,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     )  # fmt: skip
     model_group.add_argument(
         "--pos-encoding", choices=POS_ENCODINGS,
-        help="rope: the original's rotary embedding (default); learned: a table of absolute positions added to the"
-        " input embedding; rope+learned: both",
+        help="rope: the original's rotary embedding (default; --task maze: rope2d); learned: a table of absolute"
+        " positions added to the input embedding; rope+learned: both; rope2d: rotary tables over a square grid's"
+        " rows and columns",
     )  # fmt: skip
     model_group.add_argument(
         "--dropout", type=fraction_below_one, metavar="P",
@@ -266,6 +267,8 @@ def _apply_flags(args, base: TrainConfig | None) -> tuple[TrainConfig, Task | No
         fresh.model = load_model(args.init_from, "cpu").config
         fresh.init_from = {"path": str(args.init_from), "sha256": file_sha256(args.init_from)}
     data = (base or fresh).to_dict()
+    if base is None and args.init_from is None:
+        data["model"].update(task_class.model_defaults)  # the task's own model defaults; flags still override them
     flags = {**_RUN_FLAGS, **{dest: ("task", *where.split(".")) for dest, where in task_class.FLAGS.items()}}
     given = set()
     for flag, where in flags.items():
@@ -326,6 +329,14 @@ def check_run_config(config: TrainConfig, task: Task | None = None) -> None:
         raise ValueError(
             f"--hidden-size {t.hidden_size} must split into {t.num_heads} heads of even size (rotary embedding)"
         )
+    if config.model.pos_encoding == "rope2d":
+        if (t.hidden_size // t.num_heads) % 4:
+            raise ValueError(f"--pos-encoding rope2d needs a head size divisible by 4; --hidden-size {t.hidden_size}"
+                             f" over {t.num_heads} heads gives {t.hidden_size // t.num_heads}")  # fmt: skip
+        try:
+            config.model.grid_side
+        except ValueError as err:
+            raise ValueError(f"--pos-encoding rope2d: {err}") from None
     if task is None:
         build_task(config.task)  # validates the task's settings
     act = config.model.act

@@ -89,3 +89,32 @@ def test_a_file_changed_between_reading_and_loading_is_refused(tmp_path, source)
     model = HRMACTInner(load_model(source).config)
     with pytest.raises(CheckpointError, match="changed since --init-from recorded it"):
         load_initial_weights(model, source, sha256="0" * 64)
+
+
+def test_a_model_without_learned_positions_starts_a_run_on_another_grid_size(tmp_path):
+    # Rotary tables are computed for the row length, not trained: a maze model of 4x4 grids (2-D tables) starts a
+    # 6x6 run with every weight its own, and rotary tables of the new grid.
+    maze = ["--task", "maze", "--min-path", "0"]
+    small = tmp_path / "small"
+    assert main([*TINY, *maze, "--maze-size", "4", "--pos-encoding", "rope2d", "--out-dir", str(small),
+                 "--max-steps", "2"]) == 0  # fmt: skip
+    source = small / "checkpoint-2.safetensors"
+    big = tmp_path / "big"
+    assert main([*TINY, *maze, "--maze-size", "6", "--init-from", str(source), "--out-dir", str(big),
+                 "--max-steps", "1", "--lr", "1e-30"]) == 0  # fmt: skip
+    before, after = load_model(source), load_model(big / "checkpoint-1.safetensors")
+    assert (after.config.seq_len, after.config.pos_encoding) == (36, "rope2d")
+    weights = {name: value for name, value in before.state_dict().items() if not name.startswith("rotary_emb.")}
+    for name, value in weights.items():
+        torch.testing.assert_close(after.state_dict()[name], value, rtol=0, atol=1e-20)
+    assert after.rotary_emb.cos.shape[0] == 37 and torch.equal(after.rotary_emb.cos, after.config.rotary_tables().cos)
+
+
+def test_learned_positions_tie_a_model_to_its_row_length(tmp_path, capsys):
+    maze = ["--task", "maze", "--min-path", "0", "--pos-encoding", "learned"]
+    small = tmp_path / "small"
+    assert main([*TINY, *maze, "--maze-size", "4", "--out-dir", str(small), "--max-steps", "1"]) == 0
+    argv = [*TINY, "--task", "maze", "--min-path", "0", "--maze-size", "6", "--out-dir", str(tmp_path / "big"),
+            "--init-from", str(small / "checkpoint-1.safetensors")]  # fmt: skip
+    assert main(argv) == 2
+    assert "needs the same architecture; seq_len differ" in capsys.readouterr().err

@@ -20,6 +20,7 @@ from src.hrm.train_args import config_from_args, parse_args
 OPTIONS = {  # flags: what the saved config says
     "learned positions": (["--pos-encoding", "learned"], {"pos_encoding": "learned"}),
     "rope and learned positions": (["--pos-encoding", "rope+learned"], {"pos_encoding": "rope+learned"}),
+    "2-D rotary tables": (["--pos-encoding", "rope2d"], {"pos_encoding": "rope2d"}),
     "dropout": (["--dropout", "0.2"], {"transformers": {"dropout": 0.2}}),
     "learned initial states": (["--learned-initial-states"], {"learned_initial_states": True}),
     "depths": (["--high-layers", "1", "--low-layers", "2"], {"transformers": {"high_layers": None, "low_layers": 2}}),

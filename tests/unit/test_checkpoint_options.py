@@ -15,6 +15,8 @@ OPTIONS = {  # an option on: (model config fields, transformers fields)
     "learned positions": ({"pos_encoding": "learned"}, {}),
     "rope and learned positions": ({"pos_encoding": "rope+learned"}, {}),
     "learned positions and puzzle embeddings": ({"pos_encoding": "rope+learned", "puzzle_embeddings": 3}, {}),
+    "2-D rotary tables": ({"pos_encoding": "rope2d"}, {}),
+    "2-D rotary tables and puzzle embeddings": ({"pos_encoding": "rope2d", "puzzle_embeddings": 3}, {}),
     "dropout": ({}, {"dropout": 0.25}),
     "learned initial states": ({"learned_initial_states": True}, {}),
     "depths": ({}, {"high_layers": 1, "low_layers": 3}),
@@ -85,7 +87,7 @@ def rewrite_config(path, **changes):
 @pytest.mark.parametrize(
     "field, value, message",
     [
-        ("pos_encoding", "alibi", "pos_encoding 'alibi' is not one of rope, learned, rope+learned"),
+        ("pos_encoding", "alibi", "pos_encoding 'alibi' is not one of rope, learned, rope+learned, rope2d"),
         ("pos_encoding", 1, "pos_encoding 1 is not one of"),
         ("pos_encoding", None, "pos_encoding None is not one of"),
         ("transformers_dropout", 1, "dropout 1 is not a probability from 0 to below 1"),
@@ -118,7 +120,17 @@ def test_a_file_whose_tensors_do_not_fit_its_options_is_named(tmp_path):
     assert "missing 4 keys: high_level_reasoner.blocks.1." in error_of(path)
 
 
-@pytest.mark.parametrize("name", ["learned positions", "rope and learned positions", "depths", "all"])
+def test_2d_tables_need_a_square_grid_and_head_sizes_divisible_by_4(tmp_path):
+    path = saved(make_model(option_config("2-D rotary tables")), tmp_path / "m.safetensors")
+    rewrite_config(path, seq_len=80)
+    assert "pos_encoding rope2d needs a square grid, not 80 cells" in error_of(path)
+    path = saved(make_model(option_config("2-D rotary tables")), tmp_path / "h.safetensors")
+    rewrite_config(path, transformers_num_heads=16)  # the same weights; heads of 6 dimensions
+    assert "pos_encoding rope2d needs a head size divisible by 4, not 6" in error_of(path)
+
+
+@pytest.mark.parametrize("name", ["learned positions", "rope and learned positions", "2-D rotary tables", "depths",
+                                  "all"])  # fmt: skip
 def test_export_swift_refuses_what_the_original_cannot_express(tmp_path, name):
     from src.hrm.checkpoint import export_swift
 
@@ -164,3 +176,12 @@ def test_export_swift_writes_a_model_trained_with_bf16_activations_as_the_float3
     loaded = load_model(tmp_path / "swift.safetensors")
     assert loaded.config.activation_dtype == "float32"
     assert_same_state(model, loaded)
+
+
+def test_a_bf16_file_keeps_the_2d_tables_in_float32(tmp_path, recwarn):
+    model = make_model(option_config("2-D rotary tables"))
+    save_model(model, tmp_path / "half.safetensors", dtype=torch.bfloat16)
+    stored = load_file(str(tmp_path / "half.safetensors"))
+    assert stored["rotary_emb.cos"].dtype == torch.float32 and stored["output_head.weight"].dtype == torch.bfloat16
+    loaded = load_model(tmp_path / "half.safetensors")
+    assert torch.equal(loaded.rotary_emb.cos, model.rotary_emb.cos) and not recwarn.list  # no "stored table differs"

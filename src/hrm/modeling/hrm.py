@@ -52,8 +52,9 @@ class ACTConfig:
     q_continue: bool = True
 
 
-# Position encodings: the original's rotary embedding, a learned table of absolute positions, or both (seeds 000, 002).
-POS_ENCODINGS = ("rope", "learned", "rope+learned")
+# Position encodings: the original's rotary embedding, a learned table of absolute positions, or both (seeds 000, 002);
+# rope2d: rotary tables over a square grid's rows and columns (src/hrm/modeling/rotary.py).
+POS_ENCODINGS = ("rope", "learned", "rope+learned", "rope2d")
 # The dtype of the residual stream and the hidden states between blocks. float32: the original's (matrix products
 # follow the run's precision, bf16 autocast on CUDA); bfloat16: every activation, as the HRM paper's code computes.
 ACTIVATION_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -86,7 +87,26 @@ class HRMACTModelConfig:
 
     @property
     def rotary(self) -> bool:
-        return "rope" in self.pos_encoding.split("+")
+        return any(part in ("rope", "rope2d") for part in self.pos_encoding.split("+"))
+
+    @property
+    def grid_side(self) -> int | None:
+        """The square grid's side with 2-D rotary tables (rope2d); None otherwise."""
+        if "rope2d" not in self.pos_encoding.split("+"):
+            return None
+        side = math.isqrt(self.seq_len)
+        if side * side != self.seq_len:
+            raise ValueError(f"pos_encoding rope2d needs a square grid, got {self.seq_len} cells")
+        return side
+
+    def rotary_tables(self) -> "RotaryPositionEmbedding":
+        """The cos/sin tables this config's attention rotates by (rope: the original's; rope2d: the grid's)."""
+        t = self.transformers
+        head_dim = t.hidden_size // t.num_heads
+        side = self.grid_side
+        if side is not None:
+            return RotaryPositionEmbedding.grid(head_dim, self.positions - self.seq_len, side, t.rope_theta)
+        return RotaryPositionEmbedding(head_dim, self.positions, t.rope_theta)
 
     @property
     def learned_positions(self) -> bool:
@@ -194,7 +214,7 @@ class HRMACTInner(nn.Module):
         self.q_act_head.to(torch.bfloat16)
         self.rotary_emb = None  # a model with learned positions only has no rotary tables
         if config.rotary:
-            self.rotary_emb = RotaryPositionEmbedding(head_dim, config.positions, config.transformers.rope_theta)
+            self.rotary_emb = config.rotary_tables()
         high_layers, low_layers = config.transformers.depths
         self.high_level_reasoner = HRMACTReasoner(config.transformers, high_layers)
         self.low_level_reasoner = HRMACTReasoner(config.transformers, low_layers)

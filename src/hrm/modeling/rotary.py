@@ -1,4 +1,11 @@
-"""Rotary position embedding with tables computed in bfloat16, as the original does."""
+"""Rotary position embedding: the original's 1-D tables computed in bfloat16, or 2-D tables over a square grid.
+
+The original computes its tables in bfloat16, positions included. bfloat16 holds the whole numbers exactly only up
+to 256, so a sequence longer than that shares tables between neighbouring positions (of a 30×30 maze's 901
+positions, 419 read the same as the one before). The 2-D tables (an option, `--pos-encoding rope2d`) rotate half of
+each head's pairs by a cell's row and half by its column, computed in float32: a cell's neighbours sit at the same
+offsets whatever the grid's side, so a model trained on small grids runs on large ones.
+"""
 
 import torch
 from torch import nn
@@ -30,6 +37,25 @@ class RotaryPositionEmbedding(nn.Module):
         emb = torch.cat([freqs, freqs], dim=-1)
         self.register_buffer("cos", emb.cos()[:, None, :])
         self.register_buffer("sin", emb.sin()[:, None, :])
+
+    @classmethod
+    def grid(cls, dim: int, prefix: int, side: int, base: float) -> "RotaryPositionEmbedding":
+        """2-D tables [prefix + side², 1, dim] in float32: the first `prefix` positions (CLS, puzzle) at row and
+        column 0, cell (r, c) of the row-major grid at (r + 1, c + 1). Pairs 0 .. dim/4 - 1 turn with the row, the
+        others with the column, each axis over the frequencies of a dim/2 head (so a rotation stays unique)."""
+        if dim % 4:
+            raise ValueError(f"2-D rotary tables need a head size divisible by 4, got {dim}")
+        inv_freq = 1.0 / base ** (torch.arange(0, dim // 2, 2, dtype=torch.float64) / (dim // 2))
+        cell = torch.arange(side * side)
+        rows = torch.cat([torch.zeros(prefix), 1 + cell // side]).double()
+        cols = torch.cat([torch.zeros(prefix), 1 + cell % side]).double()
+        freqs = torch.cat([torch.outer(rows, inv_freq), torch.outer(cols, inv_freq)], dim=-1)
+        emb = torch.cat([freqs, freqs], dim=-1)
+        table = cls.__new__(cls)
+        nn.Module.__init__(table)
+        table.register_buffer("cos", emb.cos().float()[:, None, :])
+        table.register_buffer("sin", emb.sin().float()[:, None, :])
+        return table
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return apply_rotary_pos_emb(x, self.cos, self.sin)

@@ -200,6 +200,9 @@ class Task(ABC):
 
     vocab_size: int
     seq_len: int
+    # Model config fields a fresh run of this task takes unless its flags say otherwise (--init-from keeps the
+    # checkpoint's); none: the original's model.
+    model_defaults: ClassVar[dict] = {}
 
     def __init__(self, config):
         self.config = config

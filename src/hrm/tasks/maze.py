@@ -94,6 +94,9 @@ class MazeTask(PathBoards):
              "curriculum_window": "curriculum.window",
              "graduation_threshold": "curriculum.threshold", "graduation_min_steps": "curriculum.min_steps"}
     vocab_size = VOCAB_SIZE
+    # A 30x30 maze has 901 positions, and the original's bf16 rotary tables give 419 of them the rotation of the one
+    # before (whole numbers above 256 do not fit bf16): the maze model takes 2-D tables, rows and columns apart.
+    model_defaults = {"pos_encoding": "rope2d"}
     score, path, palette = staticmethod(score_paths), PATH, PALETTE
     marks, noun = {"o": "+", " ": ","}, "maze"
 

@@ -118,9 +118,13 @@ def new_run(config: TrainConfig, device: torch.device, workers: int | None = Non
     return run
 
 
-def architecture(config: HRMACTModelConfig) -> dict:
-    """What a model's weights depend on: its config without the halting settings, which a run may change."""
-    return {key: value for key, value in config.to_dict().items() if key != "act"}
+def architecture_differences(ours: HRMACTModelConfig, theirs: HRMACTModelConfig) -> list[str]:
+    """The fields of two model configs that their weights depend on and that differ: all but the halting settings,
+    which a run may change, and the row length unless either learns positions (rotary tables are computed, not
+    trained: a maze model trained on small grids starts a run on large ones)."""
+    a, b = ours.to_dict(), theirs.to_dict()
+    free = {"act"} | (set() if ours.learned_positions or theirs.learned_positions else {"seq_len"})
+    return sorted(k for k in (a.keys() | b.keys()) - free if a.get(k) != b.get(k))
 
 
 def load_initial_weights(model: HRMACTInner, path: Path, sha256: str | None = None) -> None:
@@ -132,12 +136,16 @@ def load_initial_weights(model: HRMACTInner, path: Path, sha256: str | None = No
     if sha256 is not None and file_sha256(path) != sha256:
         raise CheckpointError(f"{path}: changed since --init-from recorded it (sha256 differs)")
     source = load_model(path, "cpu")
-    if architecture(source.config) != architecture(model.config):
-        ours, theirs = architecture(model.config), architecture(source.config)
-        differing = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
+    differing = architecture_differences(model.config, source.config)
+    if differing:
         raise CheckpointError(f"{path}: --init-from needs the same architecture; {', '.join(differing)} differ")
+    # The rotary tables are the model's own, made for its row length; everything else is copied into its (float32)
+    # tensors.
+    weights = {name: tensor for name, tensor in source.state_dict().items() if not name.startswith("rotary_emb.")}
     with torch.no_grad():
-        model.load_state_dict(source.state_dict())  # copies into the model's own (float32) tensors
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+    if unexpected or any(not name.startswith("rotary_emb.") for name in missing):
+        raise CheckpointError(f"{path}: --init-from weights do not fit the model ({missing + unexpected})")
 
 
 def _quiet(rows: RowSource) -> dict:

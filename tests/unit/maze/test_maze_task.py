@@ -146,3 +146,19 @@ def test_views_are_the_eight_symmetries_and_the_checker_accepts_any_shortest_pat
     assert len({t.tobytes() for t in turned[:8]}) == 8
     assert rules.accepts(turned, answers[np.repeat(np.arange(2), 8)[:, None], views.cells]).all()
     assert not rules.accepts(mazes, mazes).any()  # no path marked
+
+
+def test_a_fresh_maze_run_takes_2d_rotary_tables_unless_told_otherwise(tmp_path):
+    from src.hrm.checkpoint import save_model
+    from src.hrm.modeling import HRMACTInner
+    from src.hrm.train_args import fresh_run_config, parse_args
+
+    def model_of(*flags):
+        return fresh_run_config(parse_args(["--task", "maze", "--maze-size", "6", *flags]))[0].model
+
+    assert (model_of().pos_encoding, model_of().grid_side) == ("rope2d", 6)
+    assert model_of("--pos-encoding", "rope").pos_encoding == "rope"
+    assert fresh_run_config(parse_args([]))[0].model.pos_encoding == "rope"  # Sudoku keeps the original's
+    flat = model_of("--pos-encoding", "rope")
+    save_model(HRMACTInner(flat), tmp_path / "flat.safetensors")
+    assert model_of("--init-from", str(tmp_path / "flat.safetensors")).pos_encoding == "rope"  # the checkpoint's

@@ -72,6 +72,7 @@ def test_every_option_is_off_by_default_and_left_out_of_the_config():
     [
         ({"pos_encoding": "learned"}, {"pos_encoding": "learned"}),
         ({"pos_encoding": "rope+learned"}, {"pos_encoding": "rope+learned"}),
+        ({"pos_encoding": "rope2d"}, {"pos_encoding": "rope2d"}),
         ({"learned_initial_states": True}, {"learned_initial_states": True}),
         ({"dropout": 0.1}, {"transformers": {"dropout": 0.1}}),
         ({"high_layers": 1, "low_layers": 3}, {"transformers": {"high_layers": 1, "low_layers": 3}}),

@@ -112,3 +112,58 @@ def test_float32_input_with_bf16_tables_computes_in_float32():
     cos, sin = rope.cos[:, 0].double().numpy(), rope.sin[:, 0].double().numpy()
     expected = rotate_pairs_as_complex(x.double().numpy(), cos, sin)
     np.testing.assert_allclose(out.double().numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def grid_angles(dim: int, prefix: int, side: int, base: float) -> np.ndarray:
+    """The 2-D tables' angles in float64, straight from the definition: pair i < dim/4 turns by (row + 1)·θ_i, pair
+    dim/4 + i by (column + 1)·θ_i, θ_i = base^(-4i/dim); the prefix positions at row and column 0."""
+    theta = base ** (-4.0 * np.arange(dim // 4) / dim)
+    angles = np.zeros((prefix + side * side, dim // 2))
+    for cell in range(side * side):
+        row, col = divmod(cell, side)
+        angles[prefix + cell] = np.concatenate([(row + 1) * theta, (col + 1) * theta])
+    return np.concatenate([angles, angles], axis=-1)
+
+
+@pytest.mark.parametrize("dim, prefix, side", [(16, 1, 5), (64, 2, 30), (8, 1, 1)])
+def test_grid_tables_turn_by_row_and_column(dim, prefix, side):
+    rope = RotaryPositionEmbedding.grid(dim, prefix, side, 10000.0)
+    angles = grid_angles(dim, prefix, side, 10000.0)
+    assert rope.cos.shape == (prefix + side * side, 1, dim) and rope.cos.dtype == torch.float32
+    np.testing.assert_allclose(rope.cos[:, 0].numpy(), np.cos(angles), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(rope.sin[:, 0].numpy(), np.sin(angles), rtol=0, atol=1e-6)
+
+
+def test_grid_scores_depend_on_the_offset_between_cells_only():
+    # q·k after rotation depends on (row, column) differences alone: a move of both cells by one offset keeps it.
+    torch.manual_seed(2)
+    dim, side = 16, 6
+    rope = RotaryPositionEmbedding.grid(dim, 1, side, 10000.0)
+    cos, sin = rope.cos.double(), rope.sin.double()
+    q, k = torch.randn(dim, dtype=torch.float64), torch.randn(dim, dtype=torch.float64)
+
+    def score(a, b):  # cells (row, column)
+        ta, tb = 1 + a[0] * side + a[1], 1 + b[0] * side + b[1]
+        return (apply_rotary_pos_emb(q, cos[ta, 0], sin[ta, 0]) @ apply_rotary_pos_emb(k, cos[tb, 0], sin[tb, 0])).item()
+
+    for (a, b), (dr, dc) in [(((0, 0), (1, 2)), (3, 2)), (((2, 3), (2, 4)), (1, -3)), (((5, 1), (4, 0)), (-4, 1))]:
+        moved = score((a[0] + dr, a[1] + dc), (b[0] + dr, b[1] + dc))
+        assert moved == pytest.approx(score(a, b), abs=1e-5)  # float32 tables
+    # a row step and a column step are different offsets
+    assert abs(score((1, 1), (1, 2)) - score((1, 1), (2, 1))) > 1e-3
+
+
+def test_the_original_bf16_tables_repeat_beyond_256_positions_and_the_grid_tables_do_not():
+    # bfloat16 holds whole numbers exactly up to 256: of a 30x30 grid's 901 positions, the original's tables give 419
+    # the same rotation as the position before them (docs/tasks.md, mazes). The 2-D tables keep every cell apart.
+    flat = RotaryPositionEmbedding(64, 901, 10000.0)
+    same = [t for t in range(1, 901) if torch.equal(flat.cos[t], flat.cos[t - 1]) and torch.equal(flat.sin[t], flat.sin[t - 1])]
+    assert len(same) == 419 and same[0] == 257 and all(t > 256 for t in same)
+    grid = RotaryPositionEmbedding.grid(64, 1, 30, 10000.0)
+    tables = torch.cat([grid.cos[1:, 0], grid.sin[1:, 0]], dim=-1)
+    assert len(torch.unique(tables, dim=0)) == 900
+
+
+def test_grid_tables_need_head_sizes_divisible_by_4():
+    with pytest.raises(ValueError, match="divisible by 4"):
+        RotaryPositionEmbedding.grid(6, 1, 3, 10000.0)

@@ -2,6 +2,10 @@
 
     python -m src.hrm.plot_metrics runs/main/metrics.jsonl
     python -m src.hrm.plot_metrics runs/main/metrics.jsonl --out docs/training-curve.png --window 300
+    python -m src.hrm.plot_metrics runs/maze/leg1/metrics.jsonl runs/maze/leg2/metrics.jsonl ...
+
+Several files are legs of one training, each started from the one before (`--init-from`): drawn one after
+another, steps, minutes and rows drawn counted on from the leg before, each new leg marked.
 
 Reads the `metrics.jsonl` that `python -m src.hrm.train` writes (one JSON object per step).
 Per-step values are noisy (each step sees a different mix of puzzles), so the curves are
@@ -33,6 +37,7 @@ class RunMetrics:
     values: dict[str, np.ndarray]  # SERIES and the run's progress series
     elapsed: np.ndarray | None  # seconds since the run began, when every record has it
     progress: str = "stage"  # which of PROGRESS the run records
+    legs: tuple[int, ...] = ()  # with several legs, the step where each leg after the first begins
 
 
 def read_metrics(path) -> RunMetrics:
@@ -57,11 +62,39 @@ def read_metrics(path) -> RunMetrics:
         raise ValueError(f"{path}: holds no metrics records")
     steps = sorted(records)
     ordered = [records[step] for step in steps]
-    values = {key: np.array([float(r[key]) for r in ordered]) for key in (*SERIES, progress)}
+    optional = [key for key in ("solved", "puzzles") if all(key in r for r in ordered)]  # rows solved: path tasks
+    values = {key: np.array([float(r[key]) for r in ordered]) for key in dict.fromkeys((*SERIES, progress, *optional))}
     elapsed = None
     if all("elapsed" in r for r in ordered):
         elapsed = np.array([float(r["elapsed"]) for r in ordered])
     return RunMetrics(np.array(steps), values, elapsed, progress)
+
+
+def join_legs(legs: list[RunMetrics]) -> RunMetrics:
+    """Legs of one training as one run: each leg's steps (and minutes, and rows drawn) go on from the leg before. The
+    progress series is the curriculum stage when every leg has one, else the rows drawn."""
+    if len(legs) == 1:
+        return legs[0]
+    progress = "stage" if all(leg.progress == "stage" for leg in legs) else "puzzles"
+    if any(progress not in leg.values for leg in legs):
+        raise ValueError("the legs record no common progress (rows drawn or stage)")
+    shared = set.intersection(*(set(leg.values) for leg in legs))
+    steps, values, elapsed, starts = [], {key: [] for key in shared}, [], []
+    step_offset, time_offset, rows_offset = 0, 0.0, 0.0
+    for leg in legs:
+        if steps:
+            starts.append(step_offset + int(leg.step[0]))
+        steps.append(leg.step + step_offset)
+        for key in shared:
+            values[key].append(leg.values[key] + (rows_offset if key == "puzzles" else 0))
+        if leg.elapsed is not None:
+            elapsed.append(leg.elapsed + time_offset)
+            time_offset = elapsed[-1][-1]
+        step_offset = int(steps[-1][-1])
+        rows_offset = values["puzzles"][-1][-1] if "puzzles" in shared else 0.0
+    joined = {key: np.concatenate(parts) for key, parts in values.items()}
+    time = np.concatenate(elapsed) if all(leg.elapsed is not None for leg in legs) else None
+    return RunMetrics(np.concatenate(steps), joined, time, progress, tuple(starts))
 
 
 def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
@@ -109,7 +142,10 @@ def plot(metrics: RunMetrics, out_path, window: int, title: str | None = None) -
     for key, label, color in (
         ("accuracy", "cell accuracy (givens counted)", "tab:green"),
         ("q_act_accuracy", "Q-halt accuracy", "tab:purple"),
+        ("solved", "rows solved", "tab:brown"),
     ):
+        if key not in metrics.values:
+            continue
         accuracy_axis.plot(step, metrics.values[key], color=color, alpha=0.12, linewidth=0.5)
         accuracy_axis.plot(step, rolling_mean(metrics.values[key], window), color=color, label=label, linewidth=1.4)
     if metrics.progress == "stage":
@@ -131,6 +167,11 @@ def plot(metrics: RunMetrics, out_path, window: int, title: str | None = None) -
             axis.axvline(graduation_step, color="tab:red", alpha=0.25, linewidth=0.8)
         stage_axis.annotate(f"{graduation_step}", (graduation_step, stage), textcoords="offset points",
                             xytext=(3, -10), fontsize=7)
+    for number, leg_step in enumerate(metrics.legs, start=2):
+        for axis in (loss_axis, accuracy_axis, stage_axis):
+            axis.axvline(leg_step, color="black", linestyle="--", alpha=0.5, linewidth=0.8)
+        loss_axis.annotate(f"leg {number}", (leg_step, 1), xycoords=("data", "axes fraction"), textcoords="offset points",
+                           xytext=(3, -12), fontsize=8)
     for axis in (loss_axis, accuracy_axis, stage_axis):
         axis.grid(alpha=0.3)
     if title:
@@ -143,6 +184,8 @@ def summary(metrics: RunMetrics, window: int) -> str:
     now = metrics.values[metrics.progress][-1]
     where = {"stage": f"stage {int(now)}", "epoch": f"epoch {now:.2f}"}.get(metrics.progress, f"{int(now):,} rows drawn")
     parts = [f"{len(metrics.step)} steps (last {int(metrics.step[-1])})"]
+    if metrics.legs:
+        parts.append(f"{len(metrics.legs) + 1} legs")
     if metrics.elapsed is not None:
         parts.append(f"{metrics.elapsed[-1] / 60:.1f} min")
     parts.append(f"final {window}-step means: loss {last['loss']:.4f}, accuracy {last['accuracy']:.4f}, "
@@ -153,18 +196,18 @@ def summary(metrics: RunMetrics, window: int) -> str:
 
 def main(argv=None) -> int:
     parser = OneLineParser(prog="python -m src.hrm.plot_metrics", description=__doc__.split("\n\n")[0])
-    parser.add_argument("metrics", help="a run's metrics.jsonl")
+    parser.add_argument("metrics", nargs="+", help="a run's metrics.jsonl; several: legs of one training, in order")
     parser.add_argument("--out", type=output_file, help="PNG to write (default: next to the metrics file, training-curve.png)")
     parser.add_argument("--window", type=int, default=300, help="rolling-mean window in steps (default 300)")
     parser.add_argument("--title", help="figure title")
     args = parser.parse_args(argv)
-    out = Path(args.out) if args.out else Path(args.metrics).with_name("training-curve.png")
+    out = Path(args.out) if args.out else Path(args.metrics[-1]).with_name("training-curve.png")
     try:
         if args.window < 1:
             raise ValueError(f"--window must be at least 1, got {args.window}")
         if not out.parent.is_dir():
             raise ValueError(f"{out.parent}: no such directory for --out")
-        metrics = read_metrics(args.metrics)
+        metrics = join_legs([read_metrics(path) for path in args.metrics])
     except (ValueError, OSError) as error:
         print(f"plot_metrics: error: {error}", file=sys.stderr)
         return 2

@@ -52,6 +52,7 @@ def test_info_lists_the_tasks(client):
     info = client.get("/api/info").json()
     assert info["tasks"]["sudoku"] == {"size": 9, "checkpoint": "hrm-act-sudoku.safetensors", "max_segments": 16}
     assert info["tasks"]["boardpath"]["size"] == 10
+    assert info["tasks"]["maze"] == {"size": 30, "checkpoint": "hrm-act-maze.safetensors", "max_segments": 16}
     assert info["difficulties"][0] == "very-easy" and info["max_views"] == 8
 
 
@@ -117,11 +118,14 @@ def test_puzzles_by_difficulty_rating_and_seed(client):
     ({"task": "sudoku", "puzzle": PUZZLE, "views": "2"}, 400, "views: Input should be a valid integer"),
     ({"task": "sudoku", "puzzle": PUZZLE, "file": "/etc/passwd"}, 400, "file: Extra inputs are not permitted"),
     ({"task": "sudoku"}, 400, "puzzle: Field required"),
-    ({"task": "chess", "puzzle": PUZZLE}, 400, "no 'chess' checkpoint; it solves: sudoku, boardpath"),
+    ({"task": "chess", "puzzle": PUZZLE}, 400, "no 'chess' checkpoint; it solves: sudoku, boardpath, maze"),
     ({"task": "boardpath", "puzzle": "S..\n...\n..E"}, 400, "a 3x3 board; this model solves 10x10 boards"),
     ({"task": "boardpath", "puzzle": "S" + "." * 98 + "x"}, 400, "row 10, column 10: 'x'"),
     ({"task": "boardpath", "puzzle": "S#" + "." * 8 + "#" * 2 + "." * 87 + "E"}, 400, "E cannot be reached from S"),
     ({"task": "boardpath", "puzzle": "." * 100}, 400, "a board needs exactly one S"),
+    ({"task": "maze", "puzzle": "S..\n...\n..E"}, 400, "a 3x3 maze; this model solves 30x30 mazes"),
+    ({"task": "maze", "puzzle": "S#" + "." * 28 + "##" + "." * 867 + "E"}, 400, "E cannot be reached from S"),
+    ({"task": "maze", "puzzle": "S" + "." * 898 + "*"}, 400, "'*'"),
     ([1, 2], 400, "Input should be a valid dictionary"),
 ])  # fmt: skip
 def test_bad_solves_are_one_line_4xx(client, body, status, message):
@@ -136,7 +140,8 @@ def test_bad_solves_are_one_line_4xx(client, body, status, message):
     ({"task": "sudoku", "difficulty": "hard", "rating": "0"}, "not both"),
     ({"task": "sudoku", "seed": -1}, "seed: Input should be greater than or equal to 0"),
     ({"task": "sudoku", "seed": 2**64}, "seed: Input should be less than"),
-    ({"task": "boardpath", "difficulty": "hard"}, "path boards have no difficulty"),
+    ({"task": "boardpath", "difficulty": "hard"}, "boards have no difficulty"),
+    ({"task": "maze", "rating": "0"}, "mazes have no difficulty or rating"),
     ({}, "task: Field required"),
 ])  # fmt: skip
 def test_bad_puzzle_requests_are_one_line_4xx(client, params, message):
@@ -239,3 +244,21 @@ def test_a_solve_whose_client_has_left_is_not_run(models, monkeypatch):
     stayed = asgi_solve(app, body, then_disconnect=False)
     assert stayed[0]["status"] == 200 and calls == [1]
     assert json.loads(b"".join(m.get("body", b"") for m in stayed[1:]))["task"] == "sudoku"
+
+
+def test_a_maze_is_drawn_in_the_boards_legend_and_solved(client, models):
+    from src.hrm.maze import score_paths as score_mazes
+
+    maze = client.get("/api/puzzle", params={"task": "maze", "seed": 10}).json()
+    expected = models["maze"].task.make_case(None, None, None, 10).inputs
+    assert maze["size"] == 30 and maze["puzzle"] == "".join("#.SE"[v - 1] for v in expected)
+    # the published layout's characters are taken too: spaces for open cells, G for the goal
+    layout = maze["puzzle"].replace(".", " ").replace("E", "G")
+    trace = client.post("/api/solve", json={"task": "maze", "puzzle": "\n".join(
+        layout[r * 30:(r + 1) * 30] for r in range(30))}).json()  # fmt: skip
+    assert trace["task"] == "maze" and trace["puzzle"] == maze["puzzle"]
+    answer = trace["views"][0]["frames"][-1]["board"]
+    tokens = np.array(["?#.SE*".index(ch) for ch in answer], dtype=np.int8)
+    _, shortest = score_mazes(expected[None], tokens[None], 30)
+    assert answer == trace["answer"] and trace["solved"] == bool(shortest[0])
+    assert trace["solved"]  # maze 10 of the evaluation stream: a 78-step path the shipped model finds

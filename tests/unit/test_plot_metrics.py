@@ -88,3 +88,26 @@ def test_a_dataset_run_is_plotted_by_epoch(tmp_path, capsys):
     mixed = write(tmp_path / "mixed.jsonl", [records[0], record(2)])
     assert main([str(mixed)]) == 2  # a stage record in an epoch run: the file is not one run's
     assert "lacks epoch" in capsys.readouterr().err
+
+
+def test_legs_go_on_from_the_leg_before(tmp_path, capsys):
+    from src.hrm.plot_metrics import join_legs
+
+    def leg(name, steps, stage=None):
+        rows = []
+        for s in range(1, steps + 1):
+            r = {**record(s), "puzzles": 10 * s, "solved": s / steps}
+            if stage is None:
+                del r["stage"]
+            rows.append(r)
+        return write(tmp_path / name, rows)
+
+    first, second = leg("a.jsonl", 4, stage=0), leg("b.jsonl", 3)
+    joined = join_legs([read_metrics(first), read_metrics(second)])
+    assert joined.step.tolist() == [1, 2, 3, 4, 5, 6, 7] and joined.legs == (5,)
+    assert joined.progress == "puzzles" and joined.values["puzzles"].tolist() == [10, 20, 30, 40, 50, 60, 70]
+    np.testing.assert_allclose(joined.elapsed, [0.03, 0.06, 0.09, 0.12, 0.15, 0.18, 0.21])
+    assert joined.values["solved"][-1] == 1.0
+    out = tmp_path / "legs.png"
+    assert main([str(first), str(second), "--out", str(out), "--window", "2"]) == 0
+    assert out.read_bytes().startswith(PNG_SIGNATURE) and "7 steps (last 7); 2 legs" in capsys.readouterr().out

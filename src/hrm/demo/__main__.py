@@ -2,7 +2,7 @@
 
     python -m src.hrm.demo [CHECKPOINT...] [--host 127.0.0.1] [--port 8000] [--device auto]
 
-Without checkpoints it serves the shipped ones (checkpoints/hrm-act-sudoku and -boardpath), one per
+Without checkpoints it serves the shipped ones (checkpoints/hrm-act-sudoku, -boardpath and -maze), one per
 task. It listens on 127.0.0.1 (this machine only) unless --host says otherwise, and warns then.
 Bad input (a port in use or a host it cannot listen on included): one line on stderr, exit 2.
 """
@@ -21,7 +21,7 @@ from .models import SHIPPED, load_models
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = OneLineParser(prog="python -m src.hrm.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("checkpoints", nargs="*", help="checkpoints to serve, one per task (default: the shipped two)")
+    parser.add_argument("checkpoints", nargs="*", help="checkpoints to serve, one per task (default: the shipped three)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA when available")

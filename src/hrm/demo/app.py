@@ -100,9 +100,9 @@ def create_app(models: dict[str, LoadedModel]) -> FastAPI:
         found = {"task": task, "size": model.size, "seed": seed, "difficulty": None, "rating": None}
         if difficulty is not None and rating is not None:
             raise PuzzleError("give a difficulty or a rating, not both")
-        if task == "boardpath":
+        if task != "sudoku":  # path boards and mazes: by seed only
             if difficulty is not None or rating is not None:
-                raise PuzzleError("path boards have no difficulty or rating; give a seed or nothing")
+                raise PuzzleError(f"{model.task.noun}s have no difficulty or rating; give a seed or nothing")
             problem = generated_board(model.task, seed)
         elif rating is not None:
             problem, found["rating"] = rated_sudoku(model.task, rating, seed)

@@ -16,7 +16,7 @@ from ..tasks import task_from_metadata
 from .trace import Problem, solve
 
 SHIPPED = [Path(__file__).resolve().parents[3] / "checkpoints" / name
-           for name in ("hrm-act-sudoku.safetensors", "hrm-act-boardpath.safetensors")]
+           for name in ("hrm-act-sudoku.safetensors", "hrm-act-boardpath.safetensors", "hrm-act-maze.safetensors")]
 
 
 @dataclass
@@ -52,11 +52,12 @@ class ClientGone(Exception):
 
 
 # The puzzles the page knows how to ask for and draw (static/app.js), by task family.
-FAMILIES = ("sudoku", "boardpath")
+FAMILIES = ("sudoku", "boardpath", "maze")
 
 
 def task_kind(task) -> str:
-    """The demo's name for what a checkpoint solves: `sudoku` (generated or dataset-trained) or `boardpath`."""
+    """The demo's name for what a checkpoint solves: `sudoku` (generated or dataset-trained), `boardpath` or
+    `maze`."""
     if task.family not in FAMILIES:
         raise ValueError(f"task {task.name} is not one the demo shows ({', '.join(FAMILIES)})")
     return task.family

@@ -9,7 +9,6 @@ import time
 
 import numpy as np
 
-from ..boardpath import parse_board, solve_board
 from ..sudoku import Difficulty, count_solutions, generate_sudoku, parse_puzzle, solve
 from ..sudoku.mining import run_chains
 from ..sudoku.prng import base_seed
@@ -44,20 +43,12 @@ def sudoku_problem(task, text: str) -> Problem:
 
 
 def board_problem(task, text: str) -> Problem:
-    """A typed path board (rows of `. # S E`; or its N² cells on one line) of the model's size, E reachable."""
-    size = task.side
-    if "\n" not in text.strip() and len(text.strip()) == size * size:
-        line = text.strip()
-        text = "\n".join(line[r * size : (r + 1) * size] for r in range(size))
+    """A typed path board or maze (rows of `. # S E`; or its N² cells on one line) of the model's size, E
+    reachable (the task's `demo_board`)."""
     try:
-        board, found = parse_board(text)
+        board, answer = task.demo_board(text)
     except ValueError as err:
         raise PuzzleError(str(err)) from None
-    if found != size:
-        raise PuzzleError(f"a {found}x{found} board; this model solves {size}x{size} boards")
-    answer = solve_board(board, size)
-    if answer is None:
-        raise PuzzleError("E cannot be reached from S")
     return Problem(task, board, answer)
 
 
@@ -92,9 +83,9 @@ def rated_sudoku(task, bucket: str, seed: int, seconds: float | None = None) -> 
 
 
 def generated_board(task, seed: int) -> Problem:
-    """Board `seed` of the boardpath task's evaluation stream (`infer BOARDPATH_CHECKPOINT --seed`)."""
-    boards, answers = task.boards(1, seed)
-    return Problem(task, boards[0], answers[0])
+    """Board (or maze) `seed` of the task's evaluation stream, as `infer CHECKPOINT --seed` draws it."""
+    case = task.make_case(None, None, None, seed)
+    return Problem(task, case.inputs, case.answer)
 
 
 def fresh_seed() -> int:

@@ -97,6 +97,10 @@ class BoardpathTask(PathBoards):
     def format_row(self, row) -> str:
         return board_to_string(row, self.config.board_size)
 
+    def parse_demo_board(self, text: str):
+        board, size = parse_board(text)  # the demo's legend is the board's own
+        return board, size, solve_board(board, size) if size == self.side else None
+
     def make_case(self, difficulty, text, file, seed) -> Case:
         """A board from --board FILE, or board `seed` of the evaluation stream (a random one without a seed)."""
         if difficulty is not None or text is not None:

@@ -5,6 +5,7 @@ token and GIF palette, and how a changed cell reads without colour; scoring, the
 words of an outcome, the wrong cells and the frames follow from those, once for both tasks.
 """
 
+from abc import abstractmethod
 from collections.abc import Callable
 from functools import partial
 from typing import ClassVar
@@ -57,6 +58,25 @@ class PathBoards(Task):
             raise ValueError(f"--board {file}: a {found}x{found} {self.noun}; this model solves"
                              f" {self.side}x{self.side} {self.noun}s")  # fmt: skip
         return board
+
+    def demo_board(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """A board typed in the demo (rows in the legend `. # S E`, or its N² cells on one line): (board, canonical
+        answer); ValueError (one line) for a bad board, another size, or an end that cannot be reached."""
+        size = self.side
+        if "\n" not in text.strip() and len(text.strip()) == size * size:
+            line = text.strip()
+            text = "\n".join(line[r * size : (r + 1) * size] for r in range(size))
+        board, found, answer = self.parse_demo_board(text)
+        if found != size:
+            raise ValueError(f"a {found}x{found} {self.noun}; this model solves {size}x{size} {self.noun}s")
+        if answer is None:
+            raise ValueError("E cannot be reached from S")
+        return board, answer
+
+    @abstractmethod
+    def parse_demo_board(self, text: str) -> tuple[np.ndarray, int, np.ndarray | None]:
+        """(board, side, canonical answer or None when the end is unreachable, or the side is not the model's)
+        from rows in the demo's legend; ValueError (one line) for text that is not a board."""
 
     def outcome(self, inputs, answer, board) -> tuple[str, bool]:
         valid, shortest = self.scores(np.asarray(inputs)[None], np.asarray(board)[None])

@@ -23,7 +23,7 @@ const state = {
 
 // Build (or rebuild) a grid of size x size cells in `element`; `onClick(index)` makes it editable.
 function makeGrid(element, task, size, onClick) {
-  element.className = "grid " + (task === "sudoku" ? "sudoku" : "board");
+  element.className = "grid " + (task === "sudoku" ? "sudoku" : size > 16 ? "board large" : "board");
   element.style.gridTemplateColumns = `repeat(${size}, auto)`;
   element.replaceChildren();
   for (let i = 0; i < size * size; i++) {

@@ -48,9 +48,10 @@ def check(text: str) -> None:
     except Exception as err:  # noqa: BLE001
         raise AssertionError(f"{type(err).__name__} instead of a TaskError: {str(err)[:300]}") from None
     given_settings = json.loads(text) or {}
-    expected = {**default_settings(task.name), **given_settings}
-    if task.name == "sudoku":
-        expected["curriculum"] = {**default_settings("sudoku")["curriculum"], **given_settings.get("curriculum", {})}
+    defaults = default_settings(task.name)
+    expected = {**defaults, **given_settings}
+    if isinstance(defaults.get("curriculum"), dict):  # a curriculum's settings fill in one by one (Sudoku, maze)
+        expected["curriculum"] = {**defaults["curriculum"], **given_settings.get("curriculum", {})}
     assert task.settings() == expected
     assert has_declared_types(task.config)
     assert type(task.seq_len) is int and 0 < task.seq_len <= MAX_SEQ_LEN
@@ -76,3 +77,8 @@ def test_settings_of_every_task(name, edits, data):
 @example('{"name": "boardpath", "board_size": 1000000}')
 def test_any_task_entry(text):
     check(text)
+
+
+def test_an_empty_maze_curriculum_takes_the_defaults():
+    # found by the fuzzer above: a curriculum's settings fill in one by one for the maze as for Sudoku
+    check(json.dumps({"name": "maze", "size": 30, "curriculum": {}}))

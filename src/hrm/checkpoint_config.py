@@ -67,7 +67,8 @@ def check_config(path: Path, config: HRMACTModelConfig, tensors: dict[str, torch
         problems.append(f"puzzle_embeddings {rows!r} is not a table size from 0 to {MAX_PUZZLE_EMBEDDINGS}")
     if type(config.pos_encoding) is not str or config.pos_encoding not in POS_ENCODINGS:
         problems.append(f"pos_encoding {config.pos_encoding!r} is not one of {', '.join(POS_ENCODINGS)}")
-    elif config.pos_encoding == "rope2d" and type(config.seq_len) is int and math.isqrt(max(config.seq_len, 0)) ** 2 != config.seq_len:
+    elif config.pos_encoding == "rope2d" and type(config.seq_len) is int and \
+            math.isqrt(max(config.seq_len, 0)) ** 2 != config.seq_len:
         problems.append(f"pos_encoding rope2d needs a square grid, not {config.seq_len} cells")
     elif config.pos_encoding == "rope2d" and type(t.hidden_size) is int and type(t.num_heads) is int and \
             t.num_heads > 0 and (t.hidden_size // t.num_heads) % 4:

@@ -170,8 +170,8 @@ def plot(metrics: RunMetrics, out_path, window: int, title: str | None = None) -
     for number, leg_step in enumerate(metrics.legs, start=2):
         for axis in (loss_axis, accuracy_axis, stage_axis):
             axis.axvline(leg_step, color="black", linestyle="--", alpha=0.5, linewidth=0.8)
-        loss_axis.annotate(f"leg {number}", (leg_step, 1), xycoords=("data", "axes fraction"), textcoords="offset points",
-                           xytext=(3, -12), fontsize=8)
+        loss_axis.annotate(f"leg {number}", (leg_step, 1), xycoords=("data", "axes fraction"),
+                           textcoords="offset points", xytext=(3, -12), fontsize=8)
     for axis in (loss_axis, accuracy_axis, stage_axis):
         axis.grid(alpha=0.3)
     if title:

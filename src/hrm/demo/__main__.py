@@ -21,7 +21,8 @@ from .models import SHIPPED, load_models
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = OneLineParser(prog="python -m src.hrm.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("checkpoints", nargs="*", help="checkpoints to serve, one per task (default: the shipped three)")
+    parser.add_argument("checkpoints", nargs="*",
+                        help="checkpoints to serve, one per task (default: the shipped three)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA when available")

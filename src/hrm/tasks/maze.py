@@ -60,8 +60,8 @@ from .path_boards import PathBoards
 EVALUATION_STREAM, DATASET_STREAM = 2, 3
 MAX_MAZE_FILE = 1 << 20  # one maze is size² characters; more is not one maze
 PALETTE = BoardPalette(wall=WALL, start=START, end=GOAL, path=PATH)
-LENGTH_EDGES = [0, 40, 80, 111, 140, 170]
-DEMO_LEGEND = np.frombuffer(b"?#.SE*", np.uint8)  # token -> the demo's character: wall, open, S, G (as E), path  # shortest-path buckets of the report: the hard filter is 111+
+LENGTH_EDGES = [0, 40, 80, 111, 140, 170]  # shortest-path buckets of the report: the hard filter is 111+
+DEMO_LEGEND = np.frombuffer(b"?#.SE*", np.uint8)  # token -> the demo's character: wall, open, S, G (as E), path
 
 
 def default_min_path(size: int) -> int:
@@ -193,7 +193,8 @@ class MazeTask(PathBoards):
     # --- the demo: mazes drawn in the path boards' legend (`. # S E *`), so one page draws both ------------------
 
     def cell_text(self, row) -> str:
-        return DEMO_LEGEND[np.clip(np.asarray(row, dtype=np.int64).reshape(-1), 0, len(DEMO_LEGEND) - 1)].tobytes().decode()
+        tokens = np.clip(np.asarray(row, dtype=np.int64).reshape(-1), 0, len(DEMO_LEGEND) - 1)
+        return DEMO_LEGEND[tokens].tobytes().decode()
 
     def parse_demo_board(self, text: str):
         """Rows in the legend (`.` open, `E` the goal) or in the published layout's characters (space, `G`)."""

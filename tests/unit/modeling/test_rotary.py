@@ -144,7 +144,8 @@ def test_grid_scores_depend_on_the_offset_between_cells_only():
 
     def score(a, b):  # cells (row, column)
         ta, tb = 1 + a[0] * side + a[1], 1 + b[0] * side + b[1]
-        return (apply_rotary_pos_emb(q, cos[ta, 0], sin[ta, 0]) @ apply_rotary_pos_emb(k, cos[tb, 0], sin[tb, 0])).item()
+        rotated_q = apply_rotary_pos_emb(q, cos[ta, 0], sin[ta, 0])
+        return (rotated_q @ apply_rotary_pos_emb(k, cos[tb, 0], sin[tb, 0])).item()
 
     for (a, b), (dr, dc) in [(((0, 0), (1, 2)), (3, 2)), (((2, 3), (2, 4)), (1, -3)), (((5, 1), (4, 0)), (-4, 1))]:
         moved = score((a[0] + dr, a[1] + dc), (b[0] + dr, b[1] + dc))
@@ -157,7 +158,8 @@ def test_the_original_bf16_tables_repeat_beyond_256_positions_and_the_grid_table
     # bfloat16 holds whole numbers exactly up to 256: of a 30x30 grid's 901 positions, the original's tables give 419
     # the same rotation as the position before them (docs/tasks.md, mazes). The 2-D tables keep every cell apart.
     flat = RotaryPositionEmbedding(64, 901, 10000.0)
-    same = [t for t in range(1, 901) if torch.equal(flat.cos[t], flat.cos[t - 1]) and torch.equal(flat.sin[t], flat.sin[t - 1])]
+    same = [t for t in range(1, 901)
+            if torch.equal(flat.cos[t], flat.cos[t - 1]) and torch.equal(flat.sin[t], flat.sin[t - 1])]
     assert len(same) == 419 and same[0] == 257 and all(t > 256 for t in same)
     grid = RotaryPositionEmbedding.grid(64, 1, 30, 10000.0)
     tables = torch.cat([grid.cos[1:, 0], grid.sin[1:, 0]], dim=-1)

@@ -4,7 +4,8 @@
 #
 #   recipes/maze.sh train DIR      # the four legs, in DIR/leg1 .. DIR/leg4 (a leg already done is skipped)
 #   recipes/maze.sh export DIR OUT.safetensors  # the last leg's newest checkpoint in bf16, as shipped
-#   recipes/maze.sh eval CKPT OUT  # the model card's numbers, as JSON files in OUT
+#   recipes/maze.sh eval CKPT OUT  # on the held-out hard set, data/maze-hard-test.csv: JSON files in OUT
+#   recipes/maze.sh test-set       # data/maze-hard-test.csv itself: 1,000 hard mazes (435 s on 2 cores)
 #
 # The shipped file is these legs on one H200: 2,891 + 3,902 + 4,000 + 3,770 steps, 21 minutes in all (the first
 # leg shared the GPU with another run). Leg 1 is stage 0 of a region curriculum (8x8 mazes walled in at a random
@@ -42,10 +43,12 @@ PYEOF
 eval)
     ckpt=$2 out=$3
     mkdir -p "$out"
-    $PY -m src.hrm.evaluate "$ckpt" --num 1000 --min-path 111 --seed 7 --json > "$out/eval-hard.json"
-    $PY -m src.hrm.evaluate "$ckpt" --num 1000 --min-path 111 --seed 7 --views 8 --json > "$out/eval-hard-views8.json"
+    $PY -m src.hrm.evaluate "$ckpt" --data data/maze-hard-test.csv --json > "$out/eval-hard.json"
+    $PY -m src.hrm.evaluate "$ckpt" --data data/maze-hard-test.csv --views 8 --json > "$out/eval-hard-views8.json"
     $PY -m src.hrm.evaluate "$ckpt" --num 1000 --min-path 40 --seed 7 --json > "$out/eval-40.json" ;;
+test-set)  # seed 2026 and make_dataset's stream: no training run draws these mazes
+    $PY -m src.hrm.make_dataset --task maze --out data/maze-hard-test.csv --num 1000 --seed 2026 ;;
 *)
-    echo "usage: $0 train DIR | export DIR OUT | eval CKPT OUT" >&2
+    echo "usage: $0 train DIR | export DIR OUT | eval CKPT OUT | test-set" >&2
     exit 2 ;;
 esac

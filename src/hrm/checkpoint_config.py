@@ -67,12 +67,9 @@ def check_config(path: Path, config: HRMACTModelConfig, tensors: dict[str, torch
         problems.append(f"puzzle_embeddings {rows!r} is not a table size from 0 to {MAX_PUZZLE_EMBEDDINGS}")
     if type(config.pos_encoding) is not str or config.pos_encoding not in POS_ENCODINGS:
         problems.append(f"pos_encoding {config.pos_encoding!r} is not one of {', '.join(POS_ENCODINGS)}")
-    elif config.pos_encoding == "rope2d" and type(config.seq_len) is int and \
-            math.isqrt(max(config.seq_len, 0)) ** 2 != config.seq_len:
-        problems.append(f"pos_encoding rope2d needs a square grid, not {config.seq_len} cells")
-    elif config.pos_encoding == "rope2d" and type(t.hidden_size) is int and type(t.num_heads) is int and \
-            t.num_heads > 0 and (t.hidden_size // t.num_heads) % 4:
-        problems.append(f"pos_encoding rope2d needs a head size divisible by 4, not {t.hidden_size // t.num_heads}")
+    elif config.pos_encoding == "rope2d" and all(type(n) is int for n in (config.seq_len, t.hidden_size, t.num_heads)) \
+            and t.num_heads > 0 and (problem := config.grid_problem()) is not None:
+        problems.append(f"pos_encoding rope2d {problem}")
     if type(t.dropout) not in (int, float) or not 0 <= t.dropout < 1:
         problems.append(f"dropout {t.dropout!r} is not a probability from 0 to below 1")
     if type(config.learned_initial_states) is not bool:

@@ -329,14 +329,8 @@ def check_run_config(config: TrainConfig, task: Task | None = None) -> None:
         raise ValueError(
             f"--hidden-size {t.hidden_size} must split into {t.num_heads} heads of even size (rotary embedding)"
         )
-    if config.model.pos_encoding == "rope2d":
-        if (t.hidden_size // t.num_heads) % 4:
-            raise ValueError(f"--pos-encoding rope2d needs a head size divisible by 4; --hidden-size {t.hidden_size}"
-                             f" over {t.num_heads} heads gives {t.hidden_size // t.num_heads}")  # fmt: skip
-        try:
-            config.model.grid_side
-        except ValueError as err:
-            raise ValueError(f"--pos-encoding rope2d: {err}") from None
+    if config.model.pos_encoding == "rope2d" and (problem := config.model.grid_problem()) is not None:
+        raise ValueError(f"--pos-encoding rope2d {problem}")
     if task is None:
         build_task(config.task)  # validates the task's settings
     act = config.model.act

@@ -13,7 +13,7 @@ from .init_utils import trunc_normal_init
 from .linear import Linear
 from .puzzle_embedding import PUZZLE_POSITIONS, PuzzleEmbedding
 from .rmsnorm import rms_norm
-from .rotary import RotaryPositionEmbedding
+from .rotary import GridRotaryEmbedding, RotaryPositionEmbedding, RotaryTables
 from .swiglu import SwiGLU
 
 
@@ -89,23 +89,34 @@ class HRMACTModelConfig:
     def rotary(self) -> bool:
         return any(part in ("rope", "rope2d") for part in self.pos_encoding.split("+"))
 
+    def grid_problem(self) -> str | None:
+        """What keeps this config from 2-D rotary tables (rope2d), in words after "pos_encoding rope2d"; None: nothing.
+        The one statement of the rule: the checkpoint check, train's check and the model all ask it."""
+        t = self.transformers
+        if math.isqrt(max(self.seq_len, 0)) ** 2 != self.seq_len:
+            return f"needs a square grid, not {self.seq_len} cells"
+        if (t.hidden_size // t.num_heads) % 4:
+            return (f"needs a head size divisible by 4, not {t.hidden_size // t.num_heads} (hidden size"
+                    f" {t.hidden_size} over {t.num_heads} heads)")  # fmt: skip
+        return None
+
     @property
     def grid_side(self) -> int | None:
         """The square grid's side with 2-D rotary tables (rope2d); None otherwise."""
         if "rope2d" not in self.pos_encoding.split("+"):
             return None
-        side = math.isqrt(self.seq_len)
-        if side * side != self.seq_len:
-            raise ValueError(f"pos_encoding rope2d needs a square grid, got {self.seq_len} cells")
-        return side
+        problem = self.grid_problem()
+        if problem is not None:
+            raise ValueError(f"pos_encoding rope2d {problem}")
+        return math.isqrt(self.seq_len)
 
-    def rotary_tables(self) -> "RotaryPositionEmbedding":
+    def rotary_tables(self) -> RotaryTables:
         """The cos/sin tables this config's attention rotates by (rope: the original's; rope2d: the grid's)."""
         t = self.transformers
         head_dim = t.hidden_size // t.num_heads
         side = self.grid_side
         if side is not None:
-            return RotaryPositionEmbedding.grid(head_dim, self.positions - self.seq_len, side, t.rope_theta)
+            return GridRotaryEmbedding(head_dim, self.positions - self.seq_len, side, t.rope_theta)
         return RotaryPositionEmbedding(head_dim, self.positions, t.rope_theta)
 
     @property

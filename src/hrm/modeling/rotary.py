@@ -21,28 +21,40 @@ def apply_rotary_pos_emb(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) 
     return x * cos + rotate_half(x) * sin
 
 
-class RotaryPositionEmbedding(nn.Module):
-    """Frozen cos/sin tables of shape [max_length, 1, dim].
+class RotaryTables(nn.Module):
+    """Frozen cos/sin tables of shape [positions, 1, dim], buffers `cos` and `sin`, applied to queries and keys."""
+
+    def __init__(self, cos: torch.Tensor, sin: torch.Tensor):
+        super().__init__()
+        self.register_buffer("cos", cos)
+        self.register_buffer("sin", sin)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return apply_rotary_pos_emb(x, self.cos, self.sin)
+
+
+class RotaryPositionEmbedding(RotaryTables):
+    """The original's 1-D tables, [max_length, 1, dim].
 
     Every step (base, exponents, positions, outer product, cos/sin) runs in `dtype` (bfloat16 by
     default), so the tables hold exactly the original's bf16 values, not rounded float32 values.
     """
 
     def __init__(self, dim: int, max_length: int, base: float, dtype: torch.dtype = torch.bfloat16):
-        super().__init__()
         exponents = torch.arange(0, dim, 2, dtype=dtype) / torch.tensor(dim, dtype=dtype)
         inv_freq = torch.tensor(1.0, dtype=dtype) / torch.pow(torch.tensor(base, dtype=dtype), exponents)
         positions = torch.arange(max_length, dtype=dtype)
         freqs = torch.outer(positions, inv_freq)
         emb = torch.cat([freqs, freqs], dim=-1)
-        self.register_buffer("cos", emb.cos()[:, None, :])
-        self.register_buffer("sin", emb.sin()[:, None, :])
+        super().__init__(emb.cos()[:, None, :], emb.sin()[:, None, :])
 
-    @classmethod
-    def grid(cls, dim: int, prefix: int, side: int, base: float) -> "RotaryPositionEmbedding":
-        """2-D tables [prefix + side², 1, dim] in float32: the first `prefix` positions (CLS, puzzle) at row and
-        column 0, cell (r, c) of the row-major grid at (r + 1, c + 1). Pairs 0 .. dim/4 - 1 turn with the row, the
-        others with the column, each axis over the frequencies of a dim/2 head (so a rotation stays unique)."""
+
+class GridRotaryEmbedding(RotaryTables):
+    """2-D tables [prefix + side², 1, dim] in float32: the first `prefix` positions (CLS, puzzle) at row and column
+    0, cell (r, c) of the row-major grid at (r + 1, c + 1). Pairs 0 .. dim/4 - 1 turn with the row, the others with
+    the column, each axis over the frequencies of a dim/2 head (so a rotation stays unique)."""
+
+    def __init__(self, dim: int, prefix: int, side: int, base: float):
         if dim % 4:
             raise ValueError(f"2-D rotary tables need a head size divisible by 4, got {dim}")
         inv_freq = 1.0 / base ** (torch.arange(0, dim // 2, 2, dtype=torch.float64) / (dim // 2))
@@ -51,11 +63,4 @@ class RotaryPositionEmbedding(nn.Module):
         cols = torch.cat([torch.zeros(prefix), 1 + cell % side]).double()
         freqs = torch.cat([torch.outer(rows, inv_freq), torch.outer(cols, inv_freq)], dim=-1)
         emb = torch.cat([freqs, freqs], dim=-1)
-        table = cls.__new__(cls)
-        nn.Module.__init__(table)
-        table.register_buffer("cos", emb.cos().float()[:, None, :])
-        table.register_buffer("sin", emb.sin().float()[:, None, :])
-        return table
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return apply_rotary_pos_emb(x, self.cos, self.sin)
+        super().__init__(emb.cos().float()[:, None, :], emb.sin().float()[:, None, :])

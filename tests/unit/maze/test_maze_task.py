@@ -162,3 +162,13 @@ def test_a_fresh_maze_run_takes_2d_rotary_tables_unless_told_otherwise(tmp_path)
     flat = model_of("--pos-encoding", "rope")
     save_model(HRMACTInner(flat), tmp_path / "flat.safetensors")
     assert model_of("--init-from", str(tmp_path / "flat.safetensors")).pos_encoding == "rope"  # the checkpoint's
+
+
+def test_a_run_whose_heads_cannot_take_2d_tables_is_refused_in_one_line():
+    from src.hrm.train_args import check_run_config, fresh_run_config, parse_args
+
+    config, task = fresh_run_config(parse_args(["--task", "maze", "--maze-size", "6", "--hidden-size", "24",
+                                                "--num-heads", "4"]))  # fmt: skip
+    with pytest.raises(ValueError, match=r"^--pos-encoding rope2d needs a head size divisible by 4, not 6 \(hidden"
+                                         r" size 24 over 4 heads\)$"):  # fmt: skip
+        check_run_config(config, task)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from src.hrm.modeling.rotary import RotaryPositionEmbedding, apply_rotary_pos_emb, rotate_half
+from src.hrm.modeling.rotary import GridRotaryEmbedding, RotaryPositionEmbedding, apply_rotary_pos_emb, rotate_half
 
 
 def round_to_bf16(values) -> np.ndarray:
@@ -127,7 +127,7 @@ def grid_angles(dim: int, prefix: int, side: int, base: float) -> np.ndarray:
 
 @pytest.mark.parametrize("dim, prefix, side", [(16, 1, 5), (64, 2, 30), (8, 1, 1)])
 def test_grid_tables_turn_by_row_and_column(dim, prefix, side):
-    rope = RotaryPositionEmbedding.grid(dim, prefix, side, 10000.0)
+    rope = GridRotaryEmbedding(dim, prefix, side, 10000.0)
     angles = grid_angles(dim, prefix, side, 10000.0)
     assert rope.cos.shape == (prefix + side * side, 1, dim) and rope.cos.dtype == torch.float32
     np.testing.assert_allclose(rope.cos[:, 0].numpy(), np.cos(angles), rtol=0, atol=1e-6)
@@ -138,7 +138,7 @@ def test_grid_scores_depend_on_the_offset_between_cells_only():
     # q·k after rotation depends on (row, column) differences alone: a move of both cells by one offset keeps it.
     torch.manual_seed(2)
     dim, side = 16, 6
-    rope = RotaryPositionEmbedding.grid(dim, 1, side, 10000.0)
+    rope = GridRotaryEmbedding(dim, 1, side, 10000.0)
     cos, sin = rope.cos.double(), rope.sin.double()
     q, k = torch.randn(dim, dtype=torch.float64), torch.randn(dim, dtype=torch.float64)
 
@@ -161,11 +161,11 @@ def test_the_original_bf16_tables_repeat_beyond_256_positions_and_the_grid_table
     same = [t for t in range(1, 901)
             if torch.equal(flat.cos[t], flat.cos[t - 1]) and torch.equal(flat.sin[t], flat.sin[t - 1])]
     assert len(same) == 419 and same[0] == 257 and all(t > 256 for t in same)
-    grid = RotaryPositionEmbedding.grid(64, 1, 30, 10000.0)
+    grid = GridRotaryEmbedding(64, 1, 30, 10000.0)
     tables = torch.cat([grid.cos[1:, 0], grid.sin[1:, 0]], dim=-1)
     assert len(torch.unique(tables, dim=0)) == 900
 
 
 def test_grid_tables_need_head_sizes_divisible_by_4():
     with pytest.raises(ValueError, match="divisible by 4"):
-        RotaryPositionEmbedding.grid(6, 1, 3, 10000.0)
+        GridRotaryEmbedding(6, 1, 3, 10000.0)

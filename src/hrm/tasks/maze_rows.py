@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..boardpath.views import SQUARE_SYMMETRIES, square_symmetries
-from ..maze import WALL, generate_mazes
+from ..maze import WALL, generate_mazes, solve_mazes
 from .base import StreamRows, TaskError
 from .curriculum import Curriculum, CurriculumRows
 from .row_queue import RowQueue
@@ -127,12 +127,20 @@ def stage_table(stages: int) -> list[list[float]]:
 
 class MazeFileRows(StreamRows):
     """A maze file's rows, every epoch in a seeded shuffled order, row i of the stream seen through a seeded
-    symmetry of the square (the maze and its answer alike, so the answer stays a shortest path)."""
+    symmetry of the square (the maze and its answer alike, so the answer stays a shortest path).
+
+    A hard maze has millions of shortest paths, and the file's path is one of them by a tie-break rule. A
+    symmetry turns the canonical rule's path (first neighbour up, down, left, right) into a path of another
+    rule, so training on it would teach a different choice in each view. When every answer of the file is the
+    canonical path (files of this project's generator), a view's answer is therefore the canonical path of
+    the view, marked anew; a file with another rule keeps its own paths, turned with the maze."""
 
     def __init__(self, task: "MazeTask", mazes, answers, seed: int, batch_size: int, device, taken: int):
         super().__init__(task.seq_len, batch_size, device)
         self.mazes, self.answers, self.seed, self.taken = mazes, answers, seed, taken
+        self.side = task.side
         self.symmetries = square_symmetries(task.side)
+        self.canonical = bool((solve_mazes(mazes, task.side)[0] == answers).all())
 
     def take(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         index = np.arange(self.taken, self.taken + n)
@@ -145,11 +153,16 @@ class MazeFileRows(StreamRows):
                           for i in index])  # fmt: skip
         cells = self.symmetries[views]
         self.taken += n
-        return (np.take_along_axis(self.mazes[rows], cells, axis=1),
-                np.take_along_axis(self.answers[rows], cells, axis=1))  # fmt: skip
+        mazes = np.take_along_axis(self.mazes[rows], cells, axis=1)
+        if self.canonical:
+            return mazes, solve_mazes(mazes, self.side)[0]
+        return mazes, np.take_along_axis(self.answers[rows], cells, axis=1)
 
     def epoch(self) -> float:
         return self.queue.total_consumed() / len(self.mazes)
+
+    def record(self, values) -> dict:
+        return {"solved": values["solved"]}  # as for generated mazes: a maze's cell accuracy says little
 
     def meta(self) -> dict:
         return {"taken": self.taken}

@@ -6,7 +6,8 @@ import pytest
 import torch
 from test_maze import bfs_steps
 
-from src.hrm.maze import GOAL, OPEN, PATH, START, WALL, generate_mazes, parse_maze_text, score_paths, write_maze_csv
+from src.hrm.maze import (GOAL, OPEN, PATH, START, WALL, generate_mazes, parse_maze_text, score_paths, solve_mazes,
+                          write_maze_csv)
 from src.hrm.tasks import TaskError, build_task
 from src.hrm.tasks.maze_rows import MazeFileRows, stage_table, wall_in
 
@@ -100,6 +101,59 @@ def test_training_on_a_file_sees_every_row_once_an_epoch_each_through_a_symmetry
                                                       == m.reshape(6, 6)).all() for k in range(4))) for m in seen]
     assert sorted(originals[:5]) == list(range(5)) and sorted(originals[5:]) == list(range(5))
     assert score_paths(seen, views, 6)[1].all()
+    assert rows.record({"solved": 0.25, "accuracy": 0.9}) == {"solved": 0.25}  # logged as for generated mazes
+
+
+def open_square_with_a_path(path_cells):
+    """A 3x3 maze with no walls, S top left, G bottom right, and an answer marking the given cells."""
+    maze = np.full(9, OPEN, dtype=np.int8)
+    maze[0], maze[8] = START, GOAL
+    answer = maze.copy()
+    answer[list(path_cells)] = PATH
+    return maze, answer
+
+
+def turned_views_of(rows, count):
+    """`count` rows of the stream: the mazes and answers, and each maze's S->G path cells in reading order."""
+    mazes, answers = rows.take(count)
+    return mazes, answers, [tuple(np.flatnonzero(a == PATH)) for a in answers]
+
+
+def test_a_canonical_file_teaches_the_canonical_path_in_every_view(tmp_path):
+    # S . .      The canonical path walks back from G to the first neighbour up, down, left, right one step
+    # . . .      closer to S: from G up (5), up (2), left (1). Turned, that path would break ties another way.
+    # . . G
+    maze, canonical = open_square_with_a_path([1, 2, 5])
+    write_maze_csv(tmp_path / "c.csv", maze[None], canonical[None], [4], "test")
+    rows = build_task({"name": "maze", "size": 3, "min_path": 0, "data": str(tmp_path / "c.csv")}).rows(0, 4, CPU, 1)
+    mazes, answers, paths = turned_views_of(rows, 16)
+    # every view's answer is what the rule marks on that view: from G, up first, else left
+    for m, path in zip(mazes, paths):
+        goal, start = int(np.flatnonzero(m == GOAL)[0]), int(np.flatnonzero(m == START)[0])
+        cell, marked = goal, []
+        while True:
+            row, col = divmod(cell, 3)
+            srow, scol = divmod(start, 3)
+            step = cell - 3 if row > srow else cell + 3 if row < srow else cell - 1 if col > scol else cell + 1
+            if step == start:
+                break
+            marked.append(step)
+            cell = step
+        assert tuple(sorted(marked)) == path
+    assert len(set(map(bytes, mazes))) > 1  # several symmetries were drawn
+
+
+def test_a_file_with_its_own_tie_break_keeps_its_paths_turned_with_the_maze(tmp_path):
+    maze, other = open_square_with_a_path([3, 6, 7])  # down the left side, then along the bottom
+    write_maze_csv(tmp_path / "o.csv", maze[None], other[None], [4], "test")
+    rows = build_task({"name": "maze", "size": 3, "min_path": 0, "data": str(tmp_path / "o.csv")}).rows(0, 4, CPU, 1)
+    mazes, answers, _ = turned_views_of(rows, 16)
+    grid, path = maze.reshape(3, 3), other.reshape(3, 3)
+    turns = [np.rot90(g, k) for g in (grid, path) for k in range(4)]
+    turns = list(zip(turns[:4], turns[4:])) + [(np.fliplr(g), np.fliplr(a)) for g, a in zip(turns[:4], turns[4:])]
+    for m, a in zip(mazes, answers):  # the file's path, turned by one of the symmetries that turn the maze so
+        assert any((g.reshape(-1) == m).all() and (t.reshape(-1) == a).all() for g, t in turns)
+    assert not (solve_mazes(mazes, 3)[0] == answers).all()  # not re-marked by the canonical rule
 
 
 def test_a_file_of_another_size_is_refused(tmp_path):

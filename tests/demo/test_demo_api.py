@@ -249,8 +249,8 @@ def test_a_solve_whose_client_has_left_is_not_run(models, monkeypatch):
 def test_a_maze_is_drawn_in_the_boards_legend_and_solved(client, models):
     from src.hrm.maze import score_paths as score_mazes
 
-    maze = client.get("/api/puzzle", params={"task": "maze", "seed": 10}).json()
-    expected = models["maze"].task.make_case(None, None, None, 10).inputs
+    maze = client.get("/api/puzzle", params={"task": "maze", "seed": 2}).json()
+    expected = models["maze"].task.make_case(None, None, None, 2).inputs
     assert maze["size"] == 30 and maze["puzzle"] == "".join("#.SE"[v - 1] for v in expected)
     # the published layout's characters are taken too: spaces for open cells, G for the goal
     layout = maze["puzzle"].replace(".", " ").replace("E", "G")
@@ -261,4 +261,4 @@ def test_a_maze_is_drawn_in_the_boards_legend_and_solved(client, models):
     tokens = np.array(["?#.SE*".index(ch) for ch in answer], dtype=np.int8)
     _, shortest = score_mazes(expected[None], tokens[None], 30)
     assert answer == trace["answer"] and trace["solved"] == bool(shortest[0])
-    assert trace["solved"]  # maze 10 of the evaluation stream: a 78-step path the shipped model finds
+    assert trace["solved"]  # hard maze 2 of the evaluation stream: a 114-step path the shipped model finds

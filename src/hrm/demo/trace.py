@@ -111,7 +111,8 @@ def assemble(problem: Problem, rules: ViewRules, max_segments: int, frames: list
     accepted = rules.accepts(np.repeat(problem.cells[None], count, 0), answers)
     run = ViewRun(candidates=answers[None], accepted=accepted[None],
                   halted_by_q=np.array([[h is not None for h in halted_at]]),
-                  segments=np.array([[h or max_segments for h in halted_at]]), stopped_at=np.zeros(1, np.int64))
+                  segments=np.array([[h or max_segments for h in halted_at]]), stopped_at=np.zeros(1, np.int64),
+                  cost=None if rules.cost is None else rules.cost(answers)[None])
     choice = run.choose()
     answer = choice.answers[0]
 

@@ -39,13 +39,14 @@ class ViewRun:
     segments: np.ndarray  # [N, V] segments the view ran
     stopped_at: np.ndarray  # [N] the segment at which early stop ended the puzzle; 0 where it did not
     q_margin: np.ndarray | None = None  # [N, V] float32: q_halt - q_continue at the view's last segment
+    cost: np.ndarray | None = None  # [N, V]: the task's cost of each answer (ViewRules.cost), None: all alike
 
     def choose(self) -> Choice:
         """One answer per puzzle; views that halted (by the Q head or early stop) count as confident, earlier
         halts more."""
         stopped = (self.stopped_at[:, None] > 0) & (self.segments == self.stopped_at[:, None])
         confidence = (self.halted_by_q | stopped) * (1.0 + 1.0 / self.segments.clip(min=1))
-        return choose_answers(self.candidates, self.accepted, confidence)
+        return choose_answers(self.candidates, self.accepted, confidence, self.cost)
 
     def choose_by_q(self, rule: str) -> np.ndarray:
         """[N, L] one answer per puzzle picked by the Q head alone, with no checker (`choose_by_q`'s rules)."""
@@ -106,6 +107,7 @@ def run_views(
         segments=np.zeros((count, len(models) * views), dtype=np.int64),
         stopped_at=np.zeros(count, dtype=np.int64),
         q_margin=np.zeros((count, len(models) * views), dtype=np.float32),
+        cost=np.zeros((count, len(models) * views)),
     )
     seen = transforms.apply(np.repeat(inputs, views, axis=0))
     back = transforms.inverse()
@@ -114,7 +116,8 @@ def run_views(
         puzzles = slice(start, min(count, start + per_batch))
         rows = slice(puzzles.start * views, puzzles.stop * views)
         part = ViewRun(run.candidates[puzzles], run.accepted[puzzles], run.halted_by_q[puzzles],
-                       run.segments[puzzles], run.stopped_at[puzzles], run.q_margin[puzzles])  # fmt: skip
+                       run.segments[puzzles], run.stopped_at[puzzles], run.q_margin[puzzles],
+                       run.cost[puzzles])  # fmt: skip
         _run_batch(models, inputs[puzzles], seen[rows], Transform(back.digit_map[rows], back.cells[rows]), views,
                    rules, part, device, max_segments, autocast_dtype, agree)  # fmt: skip
     return run
@@ -146,6 +149,8 @@ def _run_batch(models, inputs, seen, back, views, rules, run, device, max_segmen
             puzzle, column = live[m] // views, m * views + live[m] % views
             run.candidates[puzzle, column] = mapped
             run.accepted[puzzle, column] = rules.accepts(given[live[m]], mapped)
+            if rules.cost is not None:
+                run.cost[puzzle, column] = rules.cost(mapped)
             run.segments[puzzle, column] = segment
             run.halted_by_q[puzzle, column] = halts
             run.q_margin[puzzle, column] = (q_halt - q_continue).cpu().numpy()

@@ -9,8 +9,10 @@ per row:
 1. a candidate the task's checker accepts wins (Sudoku: givens kept and every row, column
    and box a permutation of 1-9; boards: a simple S→E path over floor cells). The checker
    tests the rules; it never searches, so the answer is always one the model wrote;
-2. among several accepted candidates, the most frequent, then the one with the highest
-   halting confidence;
+2. among several accepted candidates, the one of lowest cost where the task gives one (path
+   tasks: the path's length, so a shorter path one view wrote beats a longer one another view
+   wrote; the answers are compared, nothing is searched), then the most frequent, then the one
+   with the highest halting confidence;
 3. with none accepted, the per-cell vote, reported as unsolved.
 
 For a task with no checker, `choose_by_q` picks by the Q head alone: the view that halted first
@@ -38,6 +40,7 @@ class ViewRules:
     accepts: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (inputs [N, L], candidates [N, L]) -> [N] bool
     editable: Callable[[torch.Tensor], torch.Tensor]  # inputs -> [B, L] bool: the cells the model fills in
     max_views: int  # how many distinct views a row has at most (the flags' bound)
+    cost: Callable[[np.ndarray], np.ndarray] | None = None  # candidates [N, L] -> [N]: lower wins among accepted
 
 
 @dataclass
@@ -48,10 +51,13 @@ class Choice:
     agreeing: np.ndarray  # [N] how many views gave the winning answer
 
 
-def choose_answers(candidates: np.ndarray, accepted: np.ndarray, confidence: np.ndarray) -> Choice:
-    """Pick one answer per row from candidates [N, K, L] (in the original frame) with accepted [N, K] and halting
-    confidence [N, K]: an accepted one, the most frequent, then the most confident; else the per-cell vote."""
+def choose_answers(candidates: np.ndarray, accepted: np.ndarray, confidence: np.ndarray,
+                   cost: np.ndarray | None = None) -> Choice:  # fmt: skip
+    """Pick one answer per row from candidates [N, K, L] (in the original frame) with accepted [N, K], halting
+    confidence [N, K] and the task's cost [N, K] (None: all alike): an accepted one, the cheapest, the most
+    frequent, then the most confident; else the per-cell vote."""
     count, views, length = candidates.shape
+    cost = np.zeros((count, views)) if cost is None else cost
     answers = np.empty((count, length), dtype=candidates.dtype)
     winning, agreeing = np.full(count, -1), np.zeros(count, dtype=np.int64)
     for row in range(count):
@@ -59,7 +65,7 @@ def choose_answers(candidates: np.ndarray, accepted: np.ndarray, confidence: np.
         ok = [k for k in range(views) if accepted[row, k]]
         if ok:
             frequency = {key: keys.count(key) for key in set(keys[k] for k in ok)}
-            best = max(ok, key=lambda k: (frequency[keys[k]], confidence[row, k], -k))
+            best = max(ok, key=lambda k: (-cost[row, k], frequency[keys[k]], confidence[row, k], -k))
             answers[row], winning[row], agreeing[row] = candidates[row, best], best, frequency[keys[best]]
             continue
         # No accepted candidate: the most common token of each cell (ties to the smallest token).

@@ -37,8 +37,14 @@ class PathBoards(Task):
 
     def view_rules(self, seed: int = 0) -> ViewRules:
         """The 8 symmetries of the square; the checker accepts a simple path from start to end over open cells,
-        the board kept (not necessarily shortest: it tests the rules, it does not search)."""
-        return ViewRules(partial(board_views, size=self.side), self.accepts, self.loss_mask, SQUARE_SYMMETRIES)
+        the board kept (not necessarily shortest: it tests the rules, it does not search), and among accepted
+        paths the shortest one a view wrote wins."""
+        return ViewRules(partial(board_views, size=self.side), self.accepts, self.loss_mask, SQUARE_SYMMETRIES,
+                         cost=self.path_length)
+
+    def path_length(self, candidates: np.ndarray) -> np.ndarray:
+        """[N] the cells each candidate marks as path."""
+        return (np.asarray(candidates) == self.path).sum(axis=1)
 
     def accepts(self, boards: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         return self.scores(boards, candidates)[0]

@@ -67,3 +67,31 @@ def test_choice_prefers_accepted_then_frequent_then_confident_then_votes():
     assert choice.accepted.tolist() == [True, True, False]
     # Of the two views that gave b in row 0, the more confident one is named.
     assert choice.winning_view.tolist() == [2, 1, -1] and choice.agreeing.tolist() == [2, 1, 2]
+
+
+def test_a_lower_cost_beats_frequency_and_confidence_among_accepted_answers_only():
+    a, b, c = np.array([1, 1, 1]), np.array([2, 2, 2]), np.array([3, 3, 3])
+    candidates = np.array([[a, b, b, c], [a, b, b, c]])
+    accepted = np.array([[True, True, True, False], [True, True, True, False]])
+    confidence = np.array([[0.1, 0.9, 0.9, 0.9], [0.1, 0.9, 0.9, 0.9]])
+    cost = np.array([[3, 5, 5, 0], [5, 5, 5, 0]])  # row 0: a is cheapest; c is cheaper still but not accepted
+    choice = choose_answers(candidates, accepted, confidence, cost)
+    assert choice.answers.tolist() == [[1, 1, 1], [2, 2, 2]]  # row 1: a tie on cost, so frequency decides
+    assert choice.winning_view.tolist() == [0, 1]
+
+
+def test_among_accepted_paths_of_a_board_the_shortest_one_a_view_wrote_wins():
+    # . . . .    From S the shortest path goes straight down to E (2 steps); the detour up, right, down the third
+    # S # . .    column and back along the bottom (8 steps) is a simple S->E path, so the checker accepts it.
+    # . # . .    Two views wrote the detour, one the shortest path.
+    # E . . .
+    task = build_task({"name": "boardpath", "board_size": 4})
+    board, shortest = task.demo_board("....\nS#..\n.#..\nE...")
+    detour = board.copy()
+    detour[[0, 1, 2, 6, 10, 14, 13]] = PATH
+    rules = task.view_rules()
+    candidates = np.stack([detour, shortest, detour])
+    accepted = rules.accepts(np.repeat(board[None], 3, 0), candidates)
+    assert accepted.all() and score_paths(board[None], detour[None], 4)[1].tolist() == [False]
+    choice = choose_answers(candidates[None], accepted[None], np.ones((1, 3)), rules.cost(candidates)[None])
+    assert choice.winning_view.tolist() == [1] and (choice.answers[0] == shortest).all()

@@ -8,7 +8,8 @@
 #   recipes/maze.sh train DIR      # the six legs, in DIR/leg1 .. DIR/leg6 (a leg already done is skipped)
 #   recipes/maze.sh export DIR OUT.safetensors  # the last leg's newest checkpoint in bf16, as shipped
 #   recipes/maze.sh eval CKPT OUT  # on the held-out hard set, data/maze-hard-test.csv: JSON files in OUT
-#   recipes/maze.sh test-set       # data/maze-hard-test.csv itself: 1,000 hard mazes (435 s on 2 cores)
+#   recipes/maze.sh test-set       # the held-out sets: data/maze-hard-test.csv, 1,000 hard mazes (435 s on 2 cores),
+#                                  # and data/maze-backtracker-test.csv, 500 hard perfect mazes (a second)
 #
 # The shipped file is these legs on one H200: 2,891 + 3,902 + 4,000 + 3,770 + 5,314 + 2,500 steps, 32 minutes in
 # all (the first leg shared the GPU with another run). Leg 1 is stage 0 of a region curriculum (8x8 mazes walled in
@@ -75,9 +76,12 @@ eval)
     mkdir -p "$out"
     $PY -m src.hrm.evaluate "$ckpt" --data data/maze-hard-test.csv --json > "$out/eval-hard.json"
     $PY -m src.hrm.evaluate "$ckpt" --data data/maze-hard-test.csv --views 8 --json > "$out/eval-hard-views8.json"
-    $PY -m src.hrm.evaluate "$ckpt" --num 1000 --min-path 40 --seed 7 --json > "$out/eval-40.json" ;;
-test-set)  # seed 2026 and make_dataset's stream: no training run draws these mazes
-    $PY -m src.hrm.make_dataset --task maze --out data/maze-hard-test.csv --num 1000 --seed 2026 ;;
+    $PY -m src.hrm.evaluate "$ckpt" --num 1000 --min-path 40 --seed 7 --json > "$out/eval-40.json"
+    $PY -m src.hrm.evaluate "$ckpt" --data data/maze-backtracker-test.csv --json > "$out/eval-backtracker.json" ;;
+test-set)  # seeds 2026, 2027 and make_dataset's stream: no training run draws these mazes
+    $PY -m src.hrm.make_dataset --task maze --out data/maze-hard-test.csv --num 1000 --seed 2026
+    $PY -m src.hrm.make_dataset --task maze --maze-kinds backtracker --out data/maze-backtracker-test.csv --num 500 \
+        --seed 2027 ;;
 *)
     echo "usage: $0 pool DIR | train DIR | export DIR OUT | eval CKPT OUT | test-set" >&2
     exit 2 ;;

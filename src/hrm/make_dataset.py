@@ -65,6 +65,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                       help="shortest path at least this many steps (default: 111 at 30x30, Maze-Hard's; any otherwise)")
     maze.add_argument("--wall-min", type=float, default=None, help="lowest wall probability (default 0.3)")
     maze.add_argument("--wall-max", type=float, default=None, help="highest wall probability (default 0.5)")
+    maze.add_argument("--maze-kinds", default=None, metavar="KINDS",
+                      help="maze families, comma-separated: walls (random walls, default), backtracker (perfect mazes)")
     parser.add_argument("--per-chain", type=positive_int, default=4,
                         help="puzzles one search may give on one solution grid, differing in 8 cells or more"
                              " (default 4; 1 gives every puzzle its own grid, at half the speed for ratings of 100)")
@@ -93,7 +95,8 @@ def task_dataset(args) -> int:
 
     settings = {"name": args.task, "size": args.maze_size}
     settings |= {key: value for key, value in (("min_path", args.min_path), ("wall_min", args.wall_min),
-                                               ("wall_max", args.wall_max)) if value is not None}  # fmt: skip
+                                               ("wall_max", args.wall_max), ("kinds", args.maze_kinds))
+                 if value is not None}  # fmt: skip
     settings.setdefault("min_path", default_min_path(args.maze_size))
     start = time.perf_counter()
     try:

@@ -37,6 +37,7 @@ from ..maze import (
     WALL,
     MazeFileError,
     generate_mazes,
+    maze_kinds,
     maze_to_string,
     parse_maze_text,
     read_maze_file,
@@ -75,6 +76,7 @@ class MazeConfig:
     min_path: int = HARD_MIN_PATH  # keep mazes whose shortest path has at least this many steps
     wall_min: float = WALL_MIN  # each maze's wall probability is drawn uniformly in [wall_min, wall_max]
     wall_max: float = WALL_MAX
+    kinds: str = "walls"  # maze families generated, comma-separated: walls (random walls), backtracker (perfect)
     data: str = ""  # a maze CSV in the published layout to train on (a file or hf://...); empty: generated mazes
     path_curriculum: str = ""  # the first stages' longest paths, "8,24,64" (then min_path and up); "": no stages
     region_curriculum: str = ""  # the first stages' maze sides, "10,16,22", walled in the full grid; "": none
@@ -91,7 +93,8 @@ class MazeTask(PathBoards):
     name = "maze"
     Config = MazeConfig
     FLAGS = {"maze_size": "size", "min_path": "min_path", "wall_min": "wall_min", "wall_max": "wall_max",
-             "data": "data", "path_curriculum": "path_curriculum", "region_curriculum": "region_curriculum",
+             "maze_kinds": "kinds", "data": "data", "path_curriculum": "path_curriculum",
+             "region_curriculum": "region_curriculum",
              "curriculum_window": "curriculum.window",
              "graduation_threshold": "curriculum.threshold", "graduation_min_steps": "curriculum.min_steps"}
     vocab_size = VOCAB_SIZE
@@ -108,6 +111,10 @@ class MazeTask(PathBoards):
         group.add_argument("--maze-size", type=positive_int, help="N of the N×N maze (default: 30, Maze-Hard's)")
         group.add_argument("--wall-min", type=fraction, help=f"lowest wall probability (default: {WALL_MIN})")
         group.add_argument("--wall-max", type=fraction, help=f"highest wall probability (default: {WALL_MAX})")
+        group.add_argument("--maze-kinds", metavar="KINDS",
+                           help="generated maze families, comma-separated: walls (every cell a wall with a drawn"
+                           " probability, the default) and backtracker (perfect mazes of corridors, one path between"
+                           " any two cells); with both, half of each")  # fmt: skip
         group.add_argument("--path-curriculum", metavar="STEPS",
                            help="train on generated mazes in stages of shortest-path length, e.g. 8,24,64: at"
                            " most 8 steps, then 9-24, 25-64, then --min-path and up; graduating on the share of"
@@ -137,6 +144,10 @@ class MazeTask(PathBoards):
         if not 0 <= config.wall_min <= config.wall_max < 1:
             raise TaskError(f"--wall-min {config.wall_min} and --wall-max {config.wall_max} must satisfy"
                             " 0 <= min <= max < 1")  # fmt: skip
+        try:
+            self.kinds = maze_kinds(config.kinds)
+        except ValueError as err:
+            raise TaskError(f"--maze-kinds: {err}") from None
         if (config.path_curriculum or config.region_curriculum) and config.data:
             raise TaskError("a curriculum draws generated mazes; it does not apply with --data")
         if config.path_curriculum and config.region_curriculum:
@@ -159,7 +170,7 @@ class MazeTask(PathBoards):
         low, high = (c.min_path, None) if band is None else band
         try:
             mazes, answers, _ = generate_mazes(count, c.size, low, c.wall_min, c.wall_max, seed, stream, start,
-                                               workers, max_path=high)  # fmt: skip
+                                               workers, max_path=high, kinds=self.kinds)  # fmt: skip
         except ValueError as err:
             raise TaskError(str(err)) from None
         return mazes, answers
@@ -238,8 +249,8 @@ class MazeTask(PathBoards):
                                                                          path_curriculum="", region_curriculum=""))
             mazes, answers = task.mazes(args.num, args.seed, workers=args.workers)
             c = task.config
-            source = (f"generated: {args.num} mazes {c.size}x{c.size}, walls {c.wall_min}-{c.wall_max}, shortest"
-                      f" path >= {max(c.min_path, 1)} steps, seed {args.seed}")  # fmt: skip
+            source = (f"generated: {args.num} mazes {c.size}x{c.size} ({c.kinds}), walls {c.wall_min}-{c.wall_max},"
+                      f" shortest path >= {max(c.min_path, 1)} steps, seed {args.seed}")  # fmt: skip
             return EvaluationRows(mazes, answers, source, np.full(len(mazes), "all"), [])
         if args.min_path is not None:
             raise ValueError("--min-path draws generated mazes; with --data, --min-rating filters the file's rows")
@@ -274,7 +285,8 @@ class MazeTask(PathBoards):
         """`count` mazes of the dataset stream of `seed` in the published layout; returns a line about them."""
         c = self.config
         mazes, answers, ratings = generate_mazes(count, c.size, c.min_path, c.wall_min, c.wall_max, seed,
-                                                 DATASET_STREAM, 0, workers)  # fmt: skip
-        write_maze_csv(path, mazes, answers, ratings, f"generated-{c.size}x{c.size}")
+                                                 DATASET_STREAM, 0, workers, kinds=self.kinds)  # fmt: skip
+        source = f"generated-{c.size}x{c.size}" + ("" if c.kinds == "walls" else f"-{c.kinds.replace(',', '+')}")
+        write_maze_csv(path, mazes, answers, ratings, source)
         return f"{c.size}x{c.size} mazes, shortest path {ratings.min()} to {ratings.max()} steps, median" \
                f" {np.median(ratings):g}"

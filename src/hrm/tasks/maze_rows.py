@@ -46,7 +46,7 @@ class GeneratedMazeRows(CurriculumRows):
         c = self.task.config
         try:
             small, answers, _ = generate_mazes(n, side, band[0], c.wall_min, c.wall_max, self.seed, stream, start,
-                                               self.workers, max_path=band[1])  # fmt: skip
+                                               self.workers, max_path=band[1], kinds=self.task.kinds)  # fmt: skip
         except ValueError as err:
             raise TaskError(str(err)) from None
         return wall_in(small, answers, side, self.task.side, self.seed, stream, start)

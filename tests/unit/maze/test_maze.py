@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from src.hrm.maze import files as maze_files
 from src.hrm.maze.files import MazeFileError, parse_maze_csv, read_maze_file, write_maze_csv
-from src.hrm.maze.generator import generate_mazes
+from src.hrm.maze.generator import BACKTRACKER, WALLS, generate_mazes, maze_kinds
 from src.hrm.maze.scoring import exact_match, score_paths, solve_mazes
 from src.hrm.boardpath.views import SQUARE_SYMMETRIES, square_symmetries
 from src.hrm.maze.tokens import GOAL, OPEN, PATH, START, WALL, text_to_tokens, tokens_to_text
@@ -80,6 +80,51 @@ def test_a_30x30_stream_keeps_the_hard_filter_by_default():
     mazes, answers, ratings = generate_mazes(2, seed=1, workers=2)
     assert mazes.shape == (2, 900) and (ratings > 110).all()
     assert [bfs_steps(m, 30) for m in mazes] == ratings.tolist()
+
+
+def open_links(maze: np.ndarray, size: int) -> tuple[int, int, bool]:
+    """(open cells, pairs of side-by-side open cells, all open cells joined): S and G count as open; plain Python."""
+    grid = (maze != WALL).reshape(size, size)
+    cells = int(grid.sum())
+    links = int((grid[1:] & grid[:-1]).sum() + (grid[:, 1:] & grid[:, :-1]).sum())
+    first = tuple(np.argwhere(grid)[0])
+    seen, todo = {first}, [first]
+    while todo:
+        r, c = todo.pop()
+        for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+            if 0 <= rr < size and 0 <= cc < size and grid[rr, cc] and (rr, cc) not in seen:
+                seen.add((rr, cc))
+                todo.append((rr, cc))
+    return cells, links, len(seen) == cells
+
+
+def test_backtracker_mazes_are_perfect_hard_and_thread_independent():
+    mazes, answers, ratings = generate_mazes(10, size=13, min_path=30, seed=4, workers=2, kinds=BACKTRACKER)
+    again, _, _ = generate_mazes(4, size=13, min_path=30, seed=4, workers=1, start=6, kinds=BACKTRACKER)
+    assert np.array_equal(mazes[6:], again)  # maze i depends on (seed, stream, i) alone
+    for maze, answer, rating in zip(mazes, answers, ratings):
+        cells, links, joined = open_links(maze, 13)
+        assert joined and links == cells - 1  # a tree: one path between any two open cells
+        assert rating == bfs_steps(maze, 13) >= 30
+        assert reference_score(maze, answer, 13) == (True, True)
+    # walls cut the grid on a lattice two apart, at an offset drawn per maze
+    offsets = {(int(np.flatnonzero((m.reshape(13, 13) != WALL).any(1))[0] % 2),
+                int(np.flatnonzero((m.reshape(13, 13) != WALL).any(0))[0] % 2)) for m in mazes}  # fmt: skip
+    assert len(offsets) > 1
+    assert np.array_equal(solve_mazes(mazes, 13)[0], answers)
+
+
+def test_a_mix_of_kinds_draws_both_and_the_walls_stream_is_the_default_one():
+    mixed, _, _ = generate_mazes(16, size=11, min_path=10, seed=2, workers=2, kinds=WALLS | BACKTRACKER)
+    trees = [open_links(m, 11)[1] == open_links(m, 11)[0] - 1 and open_links(m, 11)[2] for m in mixed]
+    assert 0 < sum(trees) < 16
+    default, _, _ = generate_mazes(4, size=11, min_path=10, seed=2, workers=1)
+    assert np.array_equal(default, generate_mazes(4, size=11, min_path=10, seed=2, workers=1, kinds=WALLS)[0])
+    assert maze_kinds("walls") == WALLS and maze_kinds("backtracker, walls") == WALLS | BACKTRACKER
+    with pytest.raises(ValueError, match="unknown maze kind 'maze'"):
+        maze_kinds("walls,maze")
+    with pytest.raises(ValueError, match="mask"):
+        generate_mazes(1, size=5, min_path=0, kinds=4)
 
 
 @settings(max_examples=60, deadline=None)

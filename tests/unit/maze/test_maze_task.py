@@ -79,6 +79,7 @@ def test_stage_tables_are_distributions_that_keep_a_fifth_for_earlier_stages():
     ({"path_curriculum": "3", "data": "x.csv"}, "does not apply with --data"),
     ({"wall_min": 0.6, "wall_max": 0.5}, "0 <= min <= max < 1"),
     ({"size": 1}, "at least 2"),
+    ({"kinds": "walls,perfect"}, "--maze-kinds: unknown maze kind 'perfect'"),
 ])  # fmt: skip
 def test_bad_settings_are_one_line_task_errors(settings, words):
     with pytest.raises(TaskError, match=words):

@@ -48,8 +48,9 @@ def test_the_few_givens_set_is_1000_minimal_puzzles_like_published_collections()
 
 @pytest.mark.slow  # over 10 s on 2 cores
 def test_evaluate_solves_most_of_a_sample_of_the_mined_test_set():
-    report = evaluate_on_cpu(CHECKPOINT, TEST_SET, "--limit", "24", "--rating-buckets", "10,50")
-    assert report["num_puzzles"] == 24
-    # 86% of the 10-49 bucket on the whole set (the model card); the first 24 rows are all of that bucket.
-    assert report["act_solved"] >= 16
+    report = evaluate_on_cpu(CHECKPOINT, TEST_SET, "--limit", "12", "--rating-buckets", "10,50")
+    assert report["num_puzzles"] == 12
+    # 86% of the 10-49 bucket on the whole set (the model card); the first 12 rows are all of that bucket (11 solved
+    # on one CPU: the bound leaves room for float32 differences between machines).
+    assert report["act_solved"] >= 8
     assert report["q_halted_solved"] == report["q_halted"]

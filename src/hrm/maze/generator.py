@@ -194,8 +194,8 @@ def generate_mazes(count: int, size: int = 30, min_path: int = HARD_MIN_PATH, wa
 def maze_kinds(text: str) -> int:
     """The mask of comma-separated kind names ("walls", "backtracker"); ValueError naming a bad one."""
     mask = 0
-    for name in text.split(","):
-        if name.strip() not in KIND_NAMES:
-            raise ValueError(f"unknown maze kind {name.strip()!r}: choose from {', '.join(KIND_NAMES)}")
-        mask |= KIND_NAMES[name.strip()]
+    for name in (part.strip() for part in text.split(",")):
+        if name not in KIND_NAMES:
+            raise ValueError(f"unknown maze kind {name!r}: choose from {', '.join(KIND_NAMES)}")
+        mask |= KIND_NAMES[name]
     return mask

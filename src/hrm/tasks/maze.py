@@ -163,14 +163,15 @@ class MazeTask(PathBoards):
     # --- rows ---------------------------------------------------------------------------------------------
 
     def mazes(self, count: int, seed: int, stream: int = EVALUATION_STREAM, start: int = 0, workers=None,
-              band: tuple[int, int | None] | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-        """Mazes and their canonical answers, int8 [count, size²], from a seeded stream; `band`: (shortest, longest
-        path; None: no bound), by default (--min-path, None)."""
+              band: tuple[int, int | None] | None = None, side: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Mazes and their canonical answers, int8 [count, side²], from a seeded stream; `band`: (shortest, longest
+        path; None: no bound), by default (--min-path, None); `side`: by default the task's (a region curriculum
+        draws smaller ones)."""
         c = self.config
         low, high = (c.min_path, None) if band is None else band
         try:
-            mazes, answers, _ = generate_mazes(count, c.size, low, c.wall_min, c.wall_max, seed, stream, start,
-                                               workers, max_path=high, kinds=self.kinds)  # fmt: skip
+            mazes, answers, _ = generate_mazes(count, side or c.size, low, c.wall_min, c.wall_max, seed, stream,
+                                               start, workers, max_path=high, kinds=self.kinds)  # fmt: skip
         except ValueError as err:
             raise TaskError(str(err)) from None
         return mazes, answers

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..boardpath.views import SQUARE_SYMMETRIES, square_symmetries
-from ..maze import WALL, generate_mazes, solve_mazes
+from ..maze import WALL, solve_mazes
 from .base import StreamRows, TaskError
 from .curriculum import Curriculum, CurriculumRows
 from .row_queue import RowQueue
@@ -41,15 +41,10 @@ class GeneratedMazeRows(CurriculumRows):
         side, *band = self.stages[kind]
         stream, start = TRAIN_STREAM + 16 * kind, self.taken[kind]
         self.taken[kind] += n
+        mazes, answers = self.task.mazes(n, self.seed, stream, start, self.workers, band=tuple(band), side=side)
         if side == self.task.side:
-            return self.task.mazes(n, self.seed, stream, start, self.workers, band=tuple(band))
-        c = self.task.config
-        try:
-            small, answers, _ = generate_mazes(n, side, band[0], c.wall_min, c.wall_max, self.seed, stream, start,
-                                               self.workers, max_path=band[1], kinds=self.task.kinds)  # fmt: skip
-        except ValueError as err:
-            raise TaskError(str(err)) from None
-        return wall_in(small, answers, side, self.task.side, self.seed, stream, start)
+            return mazes, answers
+        return wall_in(mazes, answers, side, self.task.side, self.seed, stream, start)
 
     def needed(self) -> list[int]:
         return [k for k in range(len(self.stages)) if k <= min(self.known_stage + 1, len(self.stages) - 1)]

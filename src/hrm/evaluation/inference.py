@@ -127,7 +127,8 @@ def predict_with_act(
     A row halts under ACT at its first segment whose Q head says halt, or at act_max_steps
     when it never does (the original's infer loop). The batch keeps running after a row
     halts so that the fixed-budget board is available too; rows never interact, so this
-    does not change any row's result.
+    does not change any row's result. Once every row has halted and the budget's segment
+    is past, nothing is left to record and the batch stops.
     """
     if act_max_steps < 1 or budget < 1:
         raise ValueError("act_max_steps and budget must be at least 1")
@@ -146,6 +147,8 @@ def predict_with_act(
             decided |= newly
         if step.segment == budget:
             budget_predictions = step.predictions
+        if step.segment >= budget and step.segment < act_max_steps and bool(decided.all()):
+            break
     return BatchPredictions(
         act_segments=act_segments.cpu(),
         halted_by_q=halted_by_q.cpu(),

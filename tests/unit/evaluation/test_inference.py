@@ -103,6 +103,21 @@ def test_positive_halt_bias_halts_every_row_at_segment_one():
     torch.testing.assert_close(result.act_predictions, result.budget_predictions, rtol=0, atol=0)
 
 
+def test_a_batch_stops_once_every_row_has_halted_and_the_budget_is_past():
+    model = tiny_model(q_bias=(5.0, -5.0), q_weight_std=0.0)
+    puzzles, calls = random_puzzles(3), []
+    hook = model.register_forward_hook(lambda module, args, out: calls.append(1))
+    try:
+        early = predict_with_act(model, puzzles, act_max_steps=MAX_STEPS, budget=2)
+    finally:
+        hook.remove()
+    assert len(calls) == 2 and early.act_segments.tolist() == [1] * 3
+    full = predict_with_act(model, puzzles, act_max_steps=MAX_STEPS, budget=MAX_STEPS)
+    two = predict_with_act(model, puzzles, act_max_steps=2, budget=2)  # runs its 2 segments: nothing to stop
+    torch.testing.assert_close(early.act_predictions, full.act_predictions, rtol=0, atol=0)
+    torch.testing.assert_close(early.budget_predictions, two.budget_predictions, rtol=0, atol=0)
+
+
 def test_untrained_q_head_never_halts():
     # The original's initial Q head (zero weights, bias [-5, -5]) gives halt == continue: never strictly greater.
     model = tiny_model(q_bias=(-5.0, -5.0), q_weight_std=0.0)

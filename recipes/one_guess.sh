@@ -7,8 +7,9 @@
 #   recipes/one_guess.sh export RUN OUT.safetensors  # its newest checkpoint in bf16, as shipped
 #   recipes/one_guess.sh eval CKPT OUT         # the model card's numbers, as JSON files in OUT
 #
-# The shipped file is this run after 16.5 minutes of training in three legs (5, 7 and 4.5 minutes; the first two
-# shared the GPU with the other legs of recipes/one_guess_ab.sh), stored in bf16 by `export`.
+# The shipped file is the ema-seg32 leg of recipes/one_guess_ab.sh's second comparison (the moving average and a
+# trained segment limit of 32), 12 minutes of training in two invocations (5 and 7 minutes) that shared the GPU
+# with the comparison's three other legs, stored in bf16 by `export`. `train` starts the same run alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -23,7 +24,7 @@ train)
             --checkpoint-every 1000000 --keep-checkpoints 1 --compile on
     else
         $PY -m src.hrm.train --task sudoku-dataset --data "$dir/pool.csv" --out-dir "$run" \
-            --init-from checkpoints/hrm-act-sudoku-hard.safetensors --ema 0.999 --seed 42 --max-minutes "$minutes" \
+            --init-from checkpoints/hrm-act-sudoku-hard.safetensors --ema 0.999 --halt-max-steps 32 --seed 42 --max-minutes "$minutes" \
             --log-format none --checkpoint-every 1000000 --keep-checkpoints 1 --compile on
     fi ;;
 export)  # export RUN OUT.safetensors: the run's newest checkpoint (its averages) in bf16

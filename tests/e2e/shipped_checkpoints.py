@@ -11,13 +11,16 @@ from safetensors import safe_open
 from src.hrm.checkpoint import load_model
 
 
-def assert_default_model_in_bf16(path) -> None:
+def assert_default_model_in_bf16(path, halt_max_steps: int = 16) -> None:
+    """The default model's weights in bf16; halt_max_steps: the ACT segment limit it was trained with."""
     assert path.stat().st_size <= 15 * 2**20
     with safe_open(str(path), framework="pt") as handle:
         assert {handle.get_slice(key).get_dtype() for key in handle.keys()} == {"BF16"}
     model = load_model(path)
     assert sum(p.numel() for p in model.parameters()) == 6_822_146
-    assert model.config.to_dict() == type(model.config)().to_dict()
+    expected = type(model.config)().to_dict()
+    expected["act"]["halt_max_steps"] = halt_max_steps
+    assert model.config.to_dict() == expected
 
 
 def evaluate_on_cpu(checkpoint, data, *flags) -> dict:
